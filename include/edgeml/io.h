@@ -1,0 +1,51 @@
+/* Reading and writing tensor files: ONNX TensorProto (.pb), NumPy (.npy), images (.png/.jpg). */
+#ifndef EDGEML_IO_H
+#define EDGEML_IO_H
+
+#include "edgeml/env.h"
+#include "edgeml/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Readers fill `out` with data allocated from env; release it with eml_tensor_free().
+ * Each checks every length and dim against the bytes present and the env's allocation limit.
+ * Returns EML_OK, EML_EIO, EML_ECORRUPT, EML_EUNSUPPORTED (strings, unknown dtypes),
+ * EML_ELIMIT, EML_ENOMEM; diag says what and where (byte offset). */
+EML_API eml_status eml_tensor_read_pb(eml_env *env, const void *bytes, size_t n_bytes,
+                                      eml_tensor *out, char *name, size_t name_cap,
+                                      eml_diag *diag);
+EML_API eml_status eml_tensor_read_npy(eml_env *env, const void *bytes, size_t n_bytes,
+                                       eml_tensor *out, eml_diag *diag);
+
+/* Reads a file by its extension: .pb, .npy, or an image (.png, .jpg, .jpeg).
+ * Images become float32 [1,C,H,W] (layout "nchw") or [1,H,W,C] ("nhwc"), each value
+ * (pixel/255 - mean[c]) / std[c]; img may be NULL for the defaults (mean 0, std 1, nchw). */
+typedef struct eml_image_options {
+    float mean[4];
+    float std[4];
+    int n_channels;     /* 0: as stored; 1: grayscale; 3: RGB */
+    int nhwc;           /* 0: NCHW, 1: NHWC */
+    int resize_h, resize_w; /* 0: keep; else nearest-neighbour resize to this size */
+} eml_image_options;
+
+EML_API void eml_image_options_init(eml_image_options *opts);
+
+EML_API eml_status eml_tensor_read_file(eml_env *env, const char *path,
+                                        const eml_image_options *img, eml_tensor *out,
+                                        eml_diag *diag);
+
+/* Writes a TensorProto file with the given name. Returns EML_OK, EML_EIO, EML_ENOMEM. */
+EML_API eml_status eml_tensor_write_pb(eml_env *env, const eml_tensor *t, const char *name,
+                                       const char *path, eml_diag *diag);
+/* Writes a .npy file. Returns EML_OK, EML_EIO, EML_EUNSUPPORTED (bfloat16). */
+EML_API eml_status eml_tensor_write_npy(const eml_tensor *t, const char *path, eml_diag *diag);
+
+/* Frees data taken from env by a reader and clears the view. NULL data is a no-op. */
+EML_API void eml_tensor_free(eml_env *env, eml_tensor *t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
