@@ -90,7 +90,7 @@ int main(int argc, char **argv)
 {
     int ran = 0;
     for (int i = 0; i < n_cases; i++) {
-        if (argc > 1 && strcmp(argv[1], cases[i].name) != 0)
+        if (argc > 1 && strcmp(argv[1], "all") != 0 && strcmp(argv[1], cases[i].name) != 0)
             continue;
         int before = eml_test_failures;
         cases[i].fn();

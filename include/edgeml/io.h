@@ -42,6 +42,12 @@ EML_API eml_status eml_tensor_write_pb(eml_env *env, const eml_tensor *t, const 
 /* Writes a .npy file. Returns EML_OK, EML_EIO, EML_EUNSUPPORTED (bfloat16). */
 EML_API eml_status eml_tensor_write_npy(const eml_tensor *t, const char *path, eml_diag *diag);
 
+/* Reads an IDX file (the MNIST/Fashion-MNIST format), plain or gzip-compressed: uint8, int8,
+ * int16, int32, float32 or float64 data with its dims, converted from big-endian. Returns EML_OK,
+ * EML_EIO, EML_ECORRUPT (bad magic, truncated), EML_ELIMIT, EML_ENOMEM. */
+EML_API eml_status eml_tensor_read_idx(eml_env *env, const char *path, eml_tensor *out,
+                                       eml_diag *diag);
+
 /* Frees data taken from env by a reader and clears the view. NULL data is a no-op. */
 EML_API void eml_tensor_free(eml_env *env, eml_tensor *t);
 

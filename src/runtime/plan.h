@@ -1,0 +1,91 @@
+/* Internal runtime structures: the plan (ordered, prepared nodes) and its shape specialization
+ * (shapes, folded constants and arena offsets for one set of input shapes). */
+#ifndef EML_RUNTIME_PLAN_H
+#define EML_RUNTIME_PLAN_H
+
+#include "edgeml/runtime.h"
+#include "graph/graph.h"
+
+typedef struct eml_plan_node {
+    const eml_node *node;
+    const eml_op_info *info;
+    int32_t index;              /* position in the plan's order */
+    void *params;               /* EML_PARAMS_MAX bytes, filled by the op's prepare */
+    struct eml_plan *branches[2]; /* If: then_branch, else_branch */
+    int32_t *implicit;          /* outer values its subgraphs read (value ids of this graph) */
+    int32_t n_implicit;
+} eml_plan_node;
+
+struct eml_plan {
+    eml_env *env;
+    const eml_graph *graph;
+    const struct eml_plan *parent;
+    eml_plan_node *nodes;       /* in execution order */
+    size_t n_nodes;
+    int32_t *last_use;          /* per value: last plan position reading it; n_nodes for outputs */
+    eml_plan_memory memory;     /* of the default-shape specialization */
+};
+
+typedef enum eml_value_kind {
+    EML_KIND_NONE = 0,      /* not computed (unused, or an omitted output) */
+    EML_KIND_INPUT,         /* the caller's input */
+    EML_KIND_CONST,         /* initializer or folded at specialization; data fixed */
+    EML_KIND_ARENA          /* computed each run into the arena at `offset` */
+} eml_value_kind;
+
+/* Shapes, folded values and memory layout of a plan for one set of input shapes. */
+typedef struct eml_spec {
+    const eml_plan *plan;
+    eml_tensor *values;         /* per value: dtype and shape (data for CONST) */
+    uint8_t *kinds;             /* eml_value_kind per value */
+    uint64_t *offsets;          /* ARENA values */
+    bool *folded;               /* per plan node: ran at specialization */
+    uint64_t *scratch_offset;   /* per plan node */
+    uint64_t *scratch_bytes;
+    void **owned;               /* per value: folded data owned by the spec */
+    eml_tensor **node_inputs;   /* per plan node: tensor views bound before each run */
+    eml_tensor **node_outputs;
+    size_t *out_base;           /* per plan node: index of its first output view */
+    uint64_t *slot_offsets;     /* per output view: arena offset of an omitted optional output */
+    bool is_static;             /* false: some shape depends on data; run node by node */
+    uint64_t arena_bytes;
+    uint64_t activations_bytes;
+    uint64_t macs;
+} eml_spec;
+
+/* Infers every shape for the given input shapes (data NULL: shapes only), folds what is constant,
+ * and plans the arena. On EML_EDYNAMIC-like situations it returns EML_OK with is_static false.
+ * inputs: one per graph input; an entry with dtype UNDEFINED takes the default. */
+eml_status eml__spec_build(const eml_plan *plan, const eml_tensor *inputs, eml_pool *pool,
+                           eml_spec *spec, eml_diag *diag);
+void eml__spec_deinit(eml_spec *spec);
+
+/* Runs a static spec with its arena: binds inputs, runs every node not folded.
+ * inputs: one per graph input (data NULL: the default). */
+eml_status eml__spec_run(eml_spec *spec, void *arena, const eml_tensor *inputs, eml_pool *pool,
+                         eml_diag *diag);
+
+/* Runs a plan node by node, inferring each node's shapes from the data (for graphs whose shapes
+ * depend on values, and for If branches). values: per value of plan->graph, in/out: inputs,
+ * initializers and outer values set by the caller (data borrowed); computed values get data
+ * owned by the run (owned[v] true). */
+eml_status eml__run_dynamic(const eml_plan *plan, eml_tensor *values, bool *owned,
+                            eml_pool *pool, eml_diag *diag);
+
+/* Builds a subplan for an If branch. */
+eml_status eml__plan_build(const eml_graph *graph, const eml_plan *parent, eml_plan **out,
+                           eml_diag *diag);
+
+/* Fills an infer ctx for node `pn` from value tensors; used by both executors. */
+void eml__infer_ctx_init(eml_infer_ctx *ctx, const eml_plan_node *pn, const eml_tensor *inputs,
+                         eml_tensor *outputs, eml_diag *diag);
+
+/* EML_ESHAPE for an invalid output shape, EML_ELIMIT when over the env's allocation limit. */
+eml_status eml__check_output_size(const eml_plan *p, const eml_plan_node *pn, const eml_tensor *t,
+                                  eml_diag *diag);
+
+/* True for ops whose output depends only on the input's shape (Shape, Size): they fold as soon as
+ * shapes are known. */
+bool eml__op_shape_only(eml_op_id op);
+
+#endif

@@ -1,0 +1,318 @@
+/* Specializing a plan to concrete input shapes: infer every shape, fold what is constant (Constant
+ * nodes, shape arithmetic), and place the remaining activations and scratch in one arena. */
+#include <stdio.h>
+
+#include "graph/memory_plan.h"
+#include "runtime/plan.h"
+
+void eml__spec_deinit(eml_spec *s)
+{
+    const eml_plan *p = s->plan;
+    if (!p)
+        return;
+    eml_env *env = p->env;
+    for (size_t v = 0; s->owned && v < p->graph->n_values; v++)
+        eml__free(env, s->owned[v]);
+    eml__free(env, s->owned);
+    eml__free(env, s->values);
+    eml__free(env, s->kinds);
+    eml__free(env, s->offsets);
+    eml__free(env, s->folded);
+    eml__free(env, s->scratch_offset);
+    eml__free(env, s->scratch_bytes);
+    if (s->node_inputs)
+        eml__free(env, s->node_inputs[0]);
+    eml__free(env, s->node_inputs);
+    eml__free(env, s->node_outputs);
+    eml__free(env, s->slot_offsets);
+    eml__free(env, s->out_base);
+    memset(s, 0, sizeof(*s));
+}
+
+static eml_status spec_alloc(eml_spec *s, const eml_plan *p)
+{
+    eml_env *env = p->env;
+    size_t nv = EML_MAX(p->graph->n_values, 1), nn = EML_MAX(p->n_nodes, 1);
+    memset(s, 0, sizeof(*s));
+    s->plan = p;
+    s->values = eml__calloc(env, nv, sizeof(eml_tensor));
+    s->kinds = eml__calloc(env, nv, 1);
+    s->offsets = eml__calloc(env, nv, sizeof(uint64_t));
+    s->owned = eml__calloc(env, nv, sizeof(void *));
+    s->folded = eml__calloc(env, nn, sizeof(bool));
+    s->scratch_offset = eml__calloc(env, nn, sizeof(uint64_t));
+    s->scratch_bytes = eml__calloc(env, nn, sizeof(uint64_t));
+    s->node_inputs = eml__calloc(env, nn, sizeof(eml_tensor *));
+    s->node_outputs = eml__calloc(env, nn, sizeof(eml_tensor *));
+    if (!s->values || !s->kinds || !s->offsets || !s->owned || !s->folded || !s->scratch_offset ||
+        !s->scratch_bytes || !s->node_inputs || !s->node_outputs)
+        return EML_ENOMEM;
+    /* one block of tensor views for every node's inputs and outputs */
+    size_t total = 1;
+    for (size_t i = 0; i < p->n_nodes; i++)
+        total += (size_t)p->nodes[i].node->n_inputs + (size_t)p->nodes[i].node->n_outputs;
+    eml_tensor *views = eml__calloc(env, total, sizeof(eml_tensor));
+    s->slot_offsets = eml__calloc(env, total, sizeof(uint64_t));
+    s->out_base = eml__calloc(env, nn, sizeof(size_t));
+    if (!views || !s->slot_offsets || !s->out_base) {
+        eml__free(env, views);
+        return EML_ENOMEM;
+    }
+    eml_tensor *first = views;
+    for (size_t i = 0; i < p->n_nodes; i++) {
+        s->node_inputs[i] = views;
+        views += p->nodes[i].node->n_inputs;
+        s->node_outputs[i] = views;
+        s->out_base[i] = (size_t)(views - first);
+        views += p->nodes[i].node->n_outputs;
+    }
+    if (p->n_nodes == 0)
+        s->node_inputs[0] = views;
+    return EML_OK;
+}
+
+static eml_status bind_inputs(eml_spec *s, const eml_tensor *inputs, eml_diag *diag)
+{
+    const eml_graph *g = s->plan->graph;
+    for (size_t v = 0; v < g->n_values; v++) {
+        const eml_value *val = &g->values[v];
+        if (!(val->flags & EML_VALUE_INITIALIZER))
+            continue;
+        eml_tensor *t = &s->values[v];
+        t->dtype = val->dtype;
+        t->rank = val->rank;
+        memcpy(t->dims, val->dims, sizeof(t->dims));
+        t->data = val->data;
+        s->kinds[v] = EML_KIND_CONST;
+    }
+    for (size_t i = 0; i < g->n_inputs; i++) {
+        int32_t v = g->inputs[i];
+        if (inputs[i].dtype == EML_DTYPE_UNDEFINED) {
+            if (g->values[v].flags & EML_VALUE_INITIALIZER)
+                continue;
+            return eml__diag(diag, EML_EINVAL, "input '%s' was not given and has no default",
+                             g->values[v].name);
+        }
+        s->values[v] = inputs[i];
+        s->values[v].data = NULL;
+        s->kinds[v] = EML_KIND_INPUT;
+    }
+    return EML_OK;
+}
+
+eml_status eml__check_output_size(const eml_plan *p, const eml_plan_node *pn, const eml_tensor *t,
+                             eml_diag *diag)
+{
+    int64_t count = eml_tensor_count(t);
+    char buf[160];
+    if (count < 0 || !eml_dtype_is_supported(t->dtype)) {
+        eml__diag_where(diag, NULL, pn->node->name, pn->node->op_type, pn->node->opset, -1);
+        return eml__diag(diag, EML_ESHAPE, "%s at node '%s': invalid output %s",
+                         pn->node->op_type, pn->node->name,
+                         eml__shape_str(buf, sizeof(buf), t->dtype, t->dims, t->rank));
+    }
+    uint64_t bytes;
+    if (eml__mul_overflow((uint64_t)count, eml_dtype_size(t->dtype), &bytes) ||
+        bytes > p->env->max_alloc_bytes) {
+        eml__diag_where(diag, NULL, pn->node->name, pn->node->op_type, pn->node->opset, -1);
+        return eml__diag(diag, EML_ELIMIT,
+                         "%s at node '%s': output %s is over the allocation limit of %llu bytes",
+                         pn->node->op_type, pn->node->name,
+                         eml__shape_str(buf, sizeof(buf), t->dtype, t->dims, t->rank),
+                         (unsigned long long)p->env->max_alloc_bytes);
+    }
+    return EML_OK;
+}
+
+/* Runs a node whose inputs are all known, once, into buffers the spec owns. */
+static eml_status fold_node(eml_spec *s, const eml_plan_node *pn, size_t scratch_bytes,
+                            eml_pool *pool, eml_diag *diag)
+{
+    eml_env *env = s->plan->env;
+    const eml_node *node = pn->node;
+    eml_tensor *in = s->node_inputs[pn->index];
+    eml_tensor *out = s->node_outputs[pn->index];
+    void *omitted[8] = {0};
+    eml_status st = EML_OK;
+    void *scratch = NULL;
+    for (int32_t k = 0; k < node->n_outputs; k++) {
+        size_t bytes = eml_tensor_bytes(&out[k]);
+        void *buf = eml__calloc(env, 1, bytes ? bytes : 1);
+        if (!buf) {
+            st = EML_ENOMEM;
+            goto fail;
+        }
+        out[k].data = buf;
+        int32_t v = node->outputs[k];
+        if (v >= 0)
+            s->owned[v] = buf;
+        else if (k < 8)
+            omitted[k] = buf;
+        else
+            eml__free(env, buf); /* never more than 8 optional outputs in ops.def */
+    }
+    if (scratch_bytes) {
+        scratch = eml__alloc(env, scratch_bytes);
+        if (!scratch) {
+            st = EML_ENOMEM;
+            goto fail;
+        }
+    }
+    eml_kernel_ctx kc = {pn->params, in, node->n_inputs, out, node->n_outputs,
+                         scratch, scratch_bytes, pool, diag};
+    st = pn->info->kernel(&kc);
+    if (st != EML_OK)
+        eml__diag_where(diag, NULL, node->name, node->op_type, node->opset, -1);
+fail:
+    eml__free(env, scratch);
+    for (int k = 0; k < 8; k++)
+        eml__free(env, omitted[k]);
+    for (int32_t k = 0; k < node->n_outputs; k++) {
+        int32_t v = node->outputs[k];
+        if (v >= 0) {
+            s->values[v].data = s->owned[v];
+            s->kinds[v] = EML_KIND_CONST;
+        }
+    }
+    return st;
+}
+
+static bool inputs_known(const eml_spec *s, const eml_plan_node *pn)
+{
+    for (int32_t k = 0; k < pn->node->n_inputs; k++) {
+        int32_t v = pn->node->inputs[k];
+        if (v < 0)
+            continue;
+        if (s->kinds[v] != EML_KIND_CONST)
+            return false;
+    }
+    return pn->n_implicit == 0;
+}
+
+/* Infers shapes node by node, folding constant nodes. Stops with is_static false at the first
+ * shape that needs data. */
+static eml_status infer_all(eml_spec *s, eml_pool *pool, eml_diag *diag)
+{
+    const eml_plan *p = s->plan;
+    s->is_static = true;
+    for (size_t i = 0; i < p->n_nodes; i++) {
+        const eml_plan_node *pn = &p->nodes[i];
+        const eml_node *node = pn->node;
+        eml_tensor *in = s->node_inputs[i];
+        eml_tensor *out = s->node_outputs[i];
+        for (int32_t k = 0; k < node->n_inputs; k++) {
+            int32_t v = node->inputs[k];
+            if (v < 0) {
+                memset(&in[k], 0, sizeof(in[k]));
+                continue;
+            }
+            if (s->kinds[v] == EML_KIND_NONE) {
+                eml__diag_where(diag, NULL, node->name, node->op_type, node->opset, -1);
+                return eml__diag(diag, EML_EGRAPH, "%s at node '%s': input '%s' has no value",
+                                 node->op_type, node->name, p->graph->values[v].name);
+            }
+            in[k] = s->values[v];
+        }
+        memset(out, 0, sizeof(eml_tensor) * (size_t)node->n_outputs);
+        eml_infer_ctx ic;
+        eml__infer_ctx_init(&ic, pn, in, out, diag);
+        eml_status st = pn->info->infer(&ic);
+        if (st == EML_EDYNAMIC || !pn->info->kernel) {
+            s->is_static = false;
+            return EML_OK;
+        }
+        if (st != EML_OK)
+            return st;
+        s->macs += ic.macs;
+        for (int32_t k = 0; k < node->n_outputs; k++) {
+            if (node->outputs[k] < 0 && out[k].dtype == EML_DTYPE_UNDEFINED)
+                continue;
+            st = eml__check_output_size(p, pn, &out[k], diag);
+            if (st != EML_OK)
+                return st;
+            if (node->outputs[k] >= 0)
+                s->values[node->outputs[k]] = out[k];
+        }
+        bool shape_only = eml__op_shape_only(node->op);
+        if (shape_only || inputs_known(s, pn)) {
+            st = fold_node(s, pn, ic.scratch_bytes, pool, diag);
+            if (st != EML_OK)
+                return st;
+            s->folded[i] = true;
+            continue;
+        }
+        s->scratch_bytes[i] = ic.scratch_bytes;
+        for (int32_t k = 0; k < node->n_outputs; k++) {
+            if (node->outputs[k] >= 0)
+                s->kinds[node->outputs[k]] = EML_KIND_ARENA;
+        }
+    }
+    return EML_OK;
+}
+
+/* Places every arena value, omitted output and scratch block by liveness. */
+static eml_status plan_memory(eml_spec *s)
+{
+    const eml_plan *p = s->plan;
+    eml_env *env = p->env;
+    size_t n = 0, cap = p->graph->n_values + 2 * p->n_nodes + 1;
+    for (size_t i = 0; i < p->n_nodes; i++)
+        cap += (size_t)p->nodes[i].node->n_outputs;
+    eml_buffer_req *reqs = eml__calloc(env, cap, sizeof(eml_buffer_req));
+    int64_t *who = eml__calloc(env, cap, sizeof(int64_t)); /* >= 0 value, else -(slot + 1) */
+    if (!reqs || !who) {
+        eml__free(env, reqs);
+        eml__free(env, who);
+        return EML_ENOMEM;
+    }
+    for (size_t i = 0; i < p->n_nodes; i++) {
+        if (s->folded[i])
+            continue;
+        const eml_node *node = p->nodes[i].node;
+        for (int32_t k = 0; k < node->n_outputs; k++) {
+            int32_t v = node->outputs[k];
+            const eml_tensor *t = v >= 0 ? &s->values[v] : &s->node_outputs[i][k];
+            if (v < 0 && t->dtype == EML_DTYPE_UNDEFINED)
+                continue;
+            int32_t last = v >= 0 ? p->last_use[v] : (int32_t)i;
+            reqs[n] = (eml_buffer_req){eml_tensor_bytes(t), (int32_t)i, EML_MAX(last, (int32_t)i), 0};
+            who[n++] = v >= 0 ? v : -(int64_t)(s->out_base[i] + (size_t)k) - 1;
+        }
+        if (s->scratch_bytes[i]) {
+            reqs[n] = (eml_buffer_req){s->scratch_bytes[i], (int32_t)i, (int32_t)i, 0};
+            who[n++] = INT64_MIN;
+            s->scratch_offset[i] = n - 1; /* index of the req until placed */
+        }
+    }
+    eml_status st = eml__memory_plan(env, reqs, n, &s->arena_bytes, &s->activations_bytes);
+    if (st == EML_OK) {
+        for (size_t r = 0; r < n; r++) {
+            if (who[r] >= 0)
+                s->offsets[who[r]] = reqs[r].offset;
+            else if (who[r] != INT64_MIN)
+                s->slot_offsets[-who[r] - 1] = reqs[r].offset;
+        }
+        for (size_t i = 0; i < p->n_nodes; i++) {
+            if (!s->folded[i] && s->scratch_bytes[i])
+                s->scratch_offset[i] = reqs[s->scratch_offset[i]].offset;
+        }
+    }
+    eml__free(env, reqs);
+    eml__free(env, who);
+    return st;
+}
+
+eml_status eml__spec_build(const eml_plan *plan, const eml_tensor *inputs, eml_pool *pool,
+                           eml_spec *spec, eml_diag *diag)
+{
+    eml_status st = EML_OK;
+    EML_TRY(spec_alloc(spec, plan));
+    EML_TRY(bind_inputs(spec, inputs, diag));
+    EML_TRY(infer_all(spec, pool, diag));
+    if (spec->is_static)
+        EML_TRY(plan_memory(spec));
+    return EML_OK;
+fail:
+    eml__spec_deinit(spec);
+    return st;
+}

@@ -1,0 +1,85 @@
+/* The thread pool: every index runs exactly once, whatever the thread count. */
+#include <stdatomic.h>
+
+#include "core/core.h"
+#include "harness.h"
+
+typedef struct {
+    atomic_int hits[1000];
+} hits_ctx;
+
+static void hit(void *ctx, size_t i)
+{
+    atomic_fetch_add(&((hits_ctx *)ctx)->hits[i], 1);
+}
+
+EML_TEST(every_index_once)
+{
+    for (uint32_t threads = 1; threads <= 4; threads++) {
+        eml_env_options o;
+        eml_env_options_init(&o);
+        o.n_threads = threads;
+        eml_env *env;
+        REQUIRE(eml_env_create(&o, &env) == EML_OK);
+        CHECK(eml_env_threads(env) == threads);
+        for (size_t n = 0; n <= 1000; n += 37) {
+            static hits_ctx ctx;
+            memset(&ctx, 0, sizeof(ctx));
+            eml__pool_run(env->pool, n, hit, &ctx);
+            for (size_t i = 0; i < 1000; i++)
+                CHECK(atomic_load(&ctx.hits[i]) == (i < n ? 1 : 0));
+        }
+        eml_env_destroy(env);
+    }
+}
+
+EML_TEST(counting_allocator_fails_kth)
+{
+    eml_counting_allocator c;
+    eml_counting_allocator_init(&c);
+    eml_env_options o;
+    eml_env_options_init(&o);
+    o.allocator = &c.base;
+    o.n_threads = 1;
+    eml_env *env;
+    REQUIRE(eml_env_create(&o, &env) == EML_OK);
+    c.fail_at = c.alloc_count + 2;
+    void *a = eml__alloc(env, 10);
+    void *b = eml__alloc(env, 10);
+    CHECK(a != NULL);
+    CHECK(b == NULL);
+    eml__free(env, a);
+    eml_env_destroy(env);
+    CHECK(c.live_count == 0);
+    CHECK(c.live_bytes == 0);
+}
+
+EML_TEST(allocation_limit_refused)
+{
+    eml_env_options o;
+    eml_env_options_init(&o);
+    o.max_alloc_bytes = 1 << 20;
+    o.n_threads = 1;
+    eml_env *env;
+    REQUIRE(eml_env_create(&o, &env) == EML_OK);
+    CHECK(eml__alloc(env, (1 << 20) + 1) == NULL);
+    CHECK(eml__calloc(env, SIZE_MAX / 2, 4) == NULL);
+    void *p = eml__alloc(env, 1 << 20);
+    CHECK(p != NULL);
+    eml__free(env, p);
+    eml_env_destroy(env);
+}
+
+EML_TEST(half_conversions)
+{
+    CHECK(eml_f16_to_f32(0x3c00) == 1.0f);
+    CHECK(eml_f32_to_f16(1.0f) == 0x3c00);
+    CHECK(eml_f32_to_f16(65504.0f) == 0x7bff);
+    CHECK(eml_f32_to_f16(1e6f) == 0x7c00);
+    CHECK(eml_f16_to_f32(0x0001) == 5.9604644775390625e-8f);
+    CHECK(eml_f32_to_f16(5.9604644775390625e-8f) == 0x0001);
+    for (uint32_t h = 0; h < 0x7c00; h++)
+        CHECK(eml_f32_to_f16(eml_f16_to_f32((uint16_t)h)) == h);
+    CHECK(eml_bf16_to_f32(0x3f80) == 1.0f);
+    CHECK(eml_f32_to_bf16(1.0f) == 0x3f80);
+}
