@@ -23,6 +23,11 @@ void eml_test_register(const char *name, eml_test_fn fn)
     }
 }
 
+const char *eml_test_diag_message(const eml_diag *diag)
+{
+    return diag ? diag->message : "";
+}
+
 void eml_test_skip(const char *why)
 {
     printf("SKIP: %s\n", why);

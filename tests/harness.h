@@ -54,10 +54,13 @@ extern int eml_test_failures;
         eml_status st_ = (expr);                                                                   \
         if (st_ != EML_OK) {                                                                       \
             fprintf(stderr, "%s:%d: %s failed: %s: %s\n", __FILE__, __LINE__, #expr,               \
-                    eml_status_name(st_), (diagp) ? ((eml_diag *)(diagp))->message : "");           \
+                    eml_status_name(st_), eml_test_diag_message(diagp));                           \
             exit(1);                                                                               \
         }                                                                                          \
     } while (0)
+
+/* The diag's message, "" for NULL. */
+const char *eml_test_diag_message(const eml_diag *diag);
 
 /* Exits with CTest's skip code (77) and a message, e.g. when ../shared is absent. */
 void eml_test_skip(const char *why);

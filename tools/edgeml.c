@@ -1,12 +1,120 @@
-/* edgeml: the command line. */
+/* edgeml: the command line. main() dispatches through one table of subcommands; each lives in
+ * its own tools/cli_<name>.c. */
 #include <stdio.h>
+#include <string.h>
 
-#include "edgeml/edgeml.h"
+#include "cli.h"
+
+static int cli_help(int argc, char **argv);
+static int cli_version(int argc, char **argv);
+
+typedef struct cli_command {
+    const char *name;
+    cli_command_fn fn;
+    const char *args;    /* synopsis after the name */
+    const char *summary; /* one line */
+    const char *help;    /* the rest of `edgeml help NAME` */
+} cli_command;
+
+/* Every subcommand, in the order `edgeml help` lists them. Add later ones (bench, quantize,
+ * deploy, ...) here. */
+static const cli_command commands[] = {
+    {"info", cli_info, "MODEL [--json]",
+     "show a model's inputs, outputs, ops, parameters, MACs and planned memory",
+     "  --json    print one JSON object instead of text\n"
+     "Memory and MACs are those of the plan made with every dynamic dim taken as 1.\n"},
+    {"run", cli_run,
+     "MODEL [[--input] [NAME=]FILE]... [--output-dir DIR] [--threads N] [--top K]\n"
+     "            [--mean a,b,c] [--std a,b,c] [--layout nchw|nhwc]",
+     "run a model on tensor files and print its outputs",
+     "  FILE              a TensorProto .pb, a .npy, or an image (.png, .jpg, .jpeg)\n"
+     "  NAME=FILE         feeds graph input NAME; files without NAME= fill the inputs that\n"
+     "                    have no default, in graph order, then those that have one\n"
+     "  --output-dir DIR  write each output to DIR/<output name>.pb ('/' in names becomes '_')\n"
+     "  --threads N       threads of the pool (default: one per CPU)\n"
+     "  --top K           entries shown per row of classifier-like outputs (default 5)\n"
+     "  --mean, --std     image normalisation per channel: (pixel/255 - mean) / std;\n"
+     "                    one value applies to every channel (default 0 and 1)\n"
+     "  --layout          image tensor layout (default: from the input's shape, else nchw)\n"
+     "Images are resized (nearest) to the input's static height and width, and converted to\n"
+     "its channel count (1: grayscale, 3: RGB).\n"},
+    {"help", cli_help, "[COMMAND]", "show this help, or a command's", ""},
+    {"version", cli_version, "", "print the version", ""},
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const cli_command *find_command(const char *name)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static void print_usage(FILE *f)
+{
+    fprintf(f, "usage: edgeml COMMAND [ARGS]\n\ncommands:\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'edgeml help COMMAND' shows a command's options; 'edgeml --version' the "
+               "version.\n");
+}
+
+static void print_command_help(FILE *f, const cli_command *c)
+{
+    fprintf(f, "usage: edgeml %s %s\n%s\n%s", c->name, c->args, c->summary, c->help);
+}
+
+static int cli_help(int argc, char **argv)
+{
+    if (argc > 2)
+        return cli_error(CLI_USAGE, "help takes at most one command name");
+    if (argc == 2) {
+        const cli_command *c = find_command(argv[1]);
+        if (!c)
+            return cli_error(CLI_USAGE, "unknown command '%s' (see 'edgeml help')", argv[1]);
+        print_command_help(stdout, c);
+        return CLI_OK;
+    }
+    print_usage(stdout);
+    return CLI_OK;
+}
+
+static int cli_version(int argc, char **argv)
+{
+    (void)argv;
+    if (argc > 1)
+        return cli_error(CLI_USAGE, "version takes no arguments");
+    printf("edgeml %s\n", EML_VERSION_STRING);
+    return CLI_OK;
+}
 
 int main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    printf("edgeml %s\n", EML_VERSION_STRING);
-    return 0;
+    if (argc < 2) {
+        print_usage(stderr);
+        return CLI_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0)
+        return cli_version(1, argv + 1);
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0)
+        return cli_help(1, argv + 1);
+    const cli_command *c = find_command(name);
+    if (!c) {
+        if (name[0] == '-')
+            return cli_error(CLI_USAGE, "unknown option '%s' (see 'edgeml help')", name);
+        return cli_error(CLI_USAGE, "unknown command '%s' (see 'edgeml help')", name);
+    }
+    /* `edgeml CMD --help` anywhere in its arguments shows the command's help */
+    for (int i = 2; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            print_command_help(stdout, c);
+            return CLI_OK;
+        }
+    int rc = c->fn(argc - 1, argv + 1);
+    if (fflush(stdout) != 0 && rc == CLI_OK)
+        return cli_error(CLI_FAIL, "cannot write the output");
+    return rc;
 }

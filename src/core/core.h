@@ -79,6 +79,17 @@ eml_status eml__pool_create(eml_env *env, uint32_t n_threads, eml_pool **out);
 void eml__pool_destroy(eml_pool *pool);
 uint32_t eml__pool_threads(const eml_pool *pool);
 
+/* ---- seeded random numbers (NumPy's legacy MT19937 stream) ---- */
+typedef struct eml_mt19937 {
+    uint32_t state[624];
+    uint32_t index;
+} eml_mt19937;
+
+void eml__mt_seed(eml_mt19937 *mt, uint32_t seed);
+uint32_t eml__mt_next_u32(eml_mt19937 *mt);
+/* Uniform in [0, 1) with 53 random bits, as numpy.random.random_sample. */
+double eml__mt_next_double(eml_mt19937 *mt);
+
 /* ---- string → index map (open addressing; keys borrowed) ---- */
 typedef struct eml_strmap {
     const char **keys;

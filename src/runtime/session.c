@@ -90,10 +90,13 @@ static eml_status check_input(const eml_session *s, size_t i, const eml_tensor *
     bool ok = t->rank >= 0 && t->rank <= EML_MAX_RANK && eml_dtype_is_supported(t->dtype);
     if (ok && v->dtype != EML_DTYPE_UNDEFINED && v->dtype != t->dtype)
         ok = false;
-    if (ok && v->rank >= 0 && v->rank != t->rank)
+    /* the declared shape binds only inputs that some node reads */
+    bool read = s->plan->last_use[s->plan->graph->inputs[i]] >= 0;
+    if (ok && read && v->rank >= 0 && v->rank != t->rank)
         ok = false;
     for (int d = 0; ok && d < t->rank; d++) {
-        if (t->dims[d] < 0 || (v->rank >= 0 && v->dims[d] >= 0 && v->dims[d] != t->dims[d]))
+        if (t->dims[d] < 0 ||
+            (read && v->rank >= 0 && v->dims[d] >= 0 && v->dims[d] != t->dims[d]))
             ok = false;
     }
     if (!ok) {

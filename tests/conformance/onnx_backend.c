@@ -43,14 +43,19 @@ static bool filtered_out(const char *name)
 
 typedef struct usage {
     bool all_in_list;
-    bool strings;
+    bool strings; /* or other values that are not numeric tensors */
     char first_missing[128];
 } usage;
 
+/* Strings and non-tensor values (sequences, maps, optionals, sparse tensors) are outside what the
+ * library computes with: such a test must be refused even when its ops are supported. */
 static void note_type(usage *u, const Onnx__TypeProto *t)
 {
-    if (t && t->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE && t->tensor_type &&
-        t->tensor_type->elem_type == ONNX__TENSOR_PROTO__DATA_TYPE__STRING)
+    if (!t)
+        return;
+    if (t->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE)
+        u->strings = true;
+    else if (t->tensor_type && t->tensor_type->elem_type == ONNX__TENSOR_PROTO__DATA_TYPE__STRING)
         u->strings = true;
 }
 
@@ -230,10 +235,13 @@ static bool run_data_sets(eml_env *env, const eml_graph *g, const char *dir, cha
                 continue;
             snprintf(path, sizeof(path), "%s/input_%zu.pb", sd, k++);
             if (read_pb_file(env, path, &inputs[i], &diag) != EML_OK) {
-                snprintf(why, cap, "reading %s: %s", path, diag.message);
+                snprintf(why, cap, "reading %.300s: %.300s", path, diag.message);
                 ok = false;
                 break;
             }
+            /* ONNX 1.12's generator stored bfloat16 test tensors as uint16 bit patterns */
+            if (info.dtype == EML_DTYPE_BF16 && inputs[i].dtype == EML_DTYPE_U16)
+                inputs[i].dtype = EML_DTYPE_BF16;
         }
         if (ok && eml_session_run(sess, inputs, n_in, &diag) != EML_OK) {
             snprintf(why, cap, "run: %s", diag.message);
@@ -243,12 +251,14 @@ static bool run_data_sets(eml_env *env, const eml_graph *g, const char *dir, cha
             snprintf(path, sizeof(path), "%s/output_%zu.pb", sd, o);
             memset(&want, 0, sizeof(want));
             if (read_pb_file(env, path, &want, &diag) != EML_OK) {
-                snprintf(why, cap, "reading %s: %s", path, diag.message);
+                snprintf(why, cap, "reading %.300s: %.300s", path, diag.message);
                 ok = false;
                 break;
             }
             eml_tensor got;
             eml_session_output(sess, o, &got);
+            if (got.dtype == EML_DTYPE_BF16 && want.dtype == EML_DTYPE_U16)
+                want.dtype = EML_DTYPE_BF16; /* as for inputs above */
             char detail[300];
             if (!compare(&got, &want, detail, sizeof(detail))) {
                 snprintf(why, cap, "set %d output %zu: %s", set, o, detail);
@@ -360,8 +370,8 @@ static void run_suite(const char *suite)
     }
     free(names);
     eml_env_destroy(env);
-    printf("suite %s: %d tests, %d use only supported ops (%d of them with string tensors, "
-           "refused), %d passed, %d failed; %d refused as unsupported, %d not refused cleanly\n",
+    printf("suite %s: %d tests, %d use only supported ops (%d of them with string or non-tensor "
+           "values, refused), %d passed, %d failed; %d refused as unsupported, %d not refused cleanly\n",
            suite, c.total, c.in_list, c.strings, c.passed, c.failed, c.refused_ok,
            c.refused_wrong);
     CHECK(c.failed == 0);

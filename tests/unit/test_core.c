@@ -1,4 +1,4 @@
-/* The thread pool: every index runs exactly once, whatever the thread count. */
+/* Core: the thread pool, the allocators and limits, half-precision conversions, seeded random numbers. */
 #include <stdatomic.h>
 
 #include "core/core.h"
@@ -82,4 +82,14 @@ EML_TEST(half_conversions)
         CHECK(eml_f32_to_f16(eml_f16_to_f32((uint16_t)h)) == h);
     CHECK(eml_bf16_to_f32(0x3f80) == 1.0f);
     CHECK(eml_f32_to_bf16(1.0f) == 0x3f80);
+}
+
+EML_TEST(mt19937_matches_numpy)
+{
+    /* numpy.random.RandomState(0).random_sample(3) */
+    eml_mt19937 mt;
+    eml__mt_seed(&mt, 0);
+    CHECK(eml__mt_next_double(&mt) == 0.5488135039273248);
+    CHECK(eml__mt_next_double(&mt) == 0.7151893663724195);
+    CHECK(eml__mt_next_double(&mt) == 0.6027633760716439);
 }

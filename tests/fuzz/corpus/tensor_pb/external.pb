@@ -1,0 +1,4 @@
+BWj
+location../w.binj
+offset0j
+length16p

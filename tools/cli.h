@@ -1,0 +1,51 @@
+/* What the `edgeml` subcommands share: exit codes, error lines, option parsing, printing. */
+#ifndef EML_TOOLS_CLI_H
+#define EML_TOOLS_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "edgeml/edgeml.h"
+
+/* Exit statuses of every subcommand. */
+enum {
+    CLI_OK = 0,
+    CLI_FAIL = 1,  /* the model, an input or a file was wrong */
+    CLI_USAGE = 2  /* the command line was wrong */
+};
+
+/* A subcommand: `argv[0]` is the subcommand's name; returns an exit status. */
+typedef int (*cli_command_fn)(int argc, char **argv);
+
+int cli_info(int argc, char **argv);
+int cli_run(int argc, char **argv);
+
+/* Prints the one `error: ...` line on stderr (newlines in the text become spaces) and returns
+ * `code`. */
+int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same for a library failure: the diag's message, prefixed with `file` when the message does
+ * not name it already (file may be NULL). Returns CLI_FAIL. */
+int cli_error_diag(const eml_diag *diag, eml_status st, const char *file);
+
+/* Option parsing. At argv[*i], matches `--name VALUE` or `--name=VALUE`: on a match stores the
+ * value, advances *i past what it used and returns 1; returns -1 (after printing a usage error)
+ * when the value is missing, 0 when argv[*i] is another option. */
+int cli_option_value(int argc, char **argv, int *i, const char *name, const char **value);
+/* Whole-string integer in [lo, hi]; returns 0 on success. */
+int cli_parse_int(const char *s, long lo, long hi, long *out);
+/* Comma-separated floats, 1 to max of them; returns the count, or -1. */
+int cli_parse_floats(const char *s, float *out, int max);
+
+/* "[batch,1,28,28]" for a declared shape: dynamic dims by name, "?" when unnamed; "[?]" for an
+ * unknown rank. */
+const char *cli_shape_str(char *buf, size_t cap, const eml_value_info *v);
+/* "[8,10]" for a concrete shape. */
+const char *cli_dims_str(char *buf, size_t cap, const int64_t *dims, int rank);
+/* Writes s as a JSON string literal, quotes included. */
+void cli_json_string(FILE *f, const char *s);
+
+/* Loads a model with an env of n_threads (0: one per CPU). On failure prints the error and returns
+ * CLI_FAIL with nothing to free. */
+int cli_load_model(const char *path, uint32_t n_threads, eml_env **env, eml_graph **graph);
+
+#endif
