@@ -7,7 +7,7 @@ dir=build
 flags=(-DEML_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo)
 if [ "${1:-}" = "--sanitize" ]; then
   dir=build-asan
-  flags=(-DEML_WERROR=ON -DEML_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug)
+  flags=(-DEML_WERROR=ON -DEML_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo)
 fi
 cmake -S . -B "$dir" "${flags[@]}" >/dev/null
 cmake --build "$dir" -j"$(nproc)"

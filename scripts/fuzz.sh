@@ -28,11 +28,12 @@ if [ ! -f "$root/tests/fuzz/fuzz_$target.c" ]; then
 fi
 command -v clang >/dev/null || { echo "fuzz.sh: clang is needed for libFuzzer" >&2; exit 2; }
 
+mkdir -p "$build"
 cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=clang -DEML_FUZZ=ON \
-    -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$build.cmake.log" 2>&1 ||
-    { cat "$build.cmake.log" >&2; exit 1; }
-cmake --build "$build" --target "fuzz_$target" -j "$(nproc)" >"$build.build.log" 2>&1 ||
-    { tail -n 40 "$build.build.log" >&2; exit 1; }
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$build/fuzz-cmake.log" 2>&1 ||
+    { cat "$build/fuzz-cmake.log" >&2; exit 1; }
+cmake --build "$build" --target "fuzz_$target" -j "$(nproc)" >"$build/fuzz-build.log" 2>&1 ||
+    { tail -n 40 "$build/fuzz-build.log" >&2; exit 1; }
 
 corpus=$build/corpus/$target
 artifacts=$build/artifacts/$target

@@ -226,6 +226,11 @@ static int jpeg_decode_steps(struct jpeg_decompress_struct *cinfo, jpeg_ctx *c,
     }
     if (c->truncated)
         return -1;
+    if (cinfo->output_scanline < cinfo->output_height) {
+        c->status = eml__diag(c->diag, EML_ECORRUPT, "jpeg: stopped at row %u of %u",
+                              cinfo->output_scanline, cinfo->output_height);
+        return -1;
+    }
     jpeg_finish_decompress(cinfo);
     return c->truncated ? -1 : 0;
 }

@@ -41,8 +41,8 @@ void eml__pb_free(eml_pb_allocator *a, ProtobufCMessage *msg);
 /* ---- onnx_wire.c: the wire-format walk done before unpacking ---- */
 
 typedef enum eml_wire_root {
-    EML_WIRE_MODEL = 0,  /* a ModelProto (.onnx) */
-    EML_WIRE_TENSOR = 1  /* a TensorProto (.pb) */
+    EML_WIRE_MODEL = 0, /* a ModelProto (.onnx) */
+    EML_WIRE_TENSOR = 1 /* a TensorProto (.pb) */
 } eml_wire_root;
 
 /* Walks every field of the message and of every nested message of the ONNX schema: varints end,

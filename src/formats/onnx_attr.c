@@ -7,17 +7,17 @@
 static const char *attr_type_name(int type)
 {
     static const char *const names[] = {
-        "UNDEFINED", "FLOAT",   "INT",    "STRING",         "TENSOR",          "GRAPH",
-        "FLOATS",    "INTS",    "STRINGS", "TENSORS",       "GRAPHS",          "SPARSE_TENSOR",
+        "UNDEFINED",      "FLOAT",      "INT",        "STRING",  "TENSOR", "GRAPH",
+        "FLOATS",         "INTS",       "STRINGS",    "TENSORS", "GRAPHS", "SPARSE_TENSOR",
         "SPARSE_TENSORS", "TYPE_PROTO", "TYPE_PROTOS"};
     return type >= 0 && type < (int)(sizeof(names) / sizeof(names[0])) ? names[type] : "unknown";
 }
 
 /* "<op> (opset N) at node '<name>': <detail>", prefixed with "unsupported: " for that status. */
-static eml_status attr_error(eml_onnx_loader *ld, const eml_node *n, eml_status st,
-                             const char *fmt, ...) EML_PRINTF(4, 5);
-static eml_status attr_error(eml_onnx_loader *ld, const eml_node *n, eml_status st,
-                             const char *fmt, ...)
+static eml_status attr_error(eml_onnx_loader *ld, const eml_node *n, eml_status st, const char *fmt,
+                             ...) EML_PRINTF(4, 5);
+static eml_status attr_error(eml_onnx_loader *ld, const eml_node *n, eml_status st, const char *fmt,
+                             ...)
 {
     if (!ld->diag)
         return st;
@@ -97,8 +97,8 @@ static eml_status read_attr(eml_onnx_loader *ld, eml_graph *g, const eml_node *n
             return EML_ENOMEM;
         a->count = ap->n_strings; /* set first: destroy frees the entries made so far */
         for (size_t i = 0; i < ap->n_strings; i++) {
-            a->strings[i] = eml__strndup(env, (const char *)ap->strings[i].data,
-                                         ap->strings[i].len);
+            a->strings[i] =
+                eml__strndup(env, (const char *)ap->strings[i].data, ap->strings[i].len);
             if (!a->strings[i])
                 return EML_ENOMEM;
         }
@@ -123,8 +123,7 @@ static eml_status read_attr(eml_onnx_loader *ld, eml_graph *g, const eml_node *n
                               a->name);
         return eml__onnx_import_graph(ld, ap->g, g, &a->g);
     case EML_ATTR_UNDEFINED:
-        return attr_error(ld, n, EML_EGRAPH, "attribute '%s' has no type and no value",
-                          a->name);
+        return attr_error(ld, n, EML_EGRAPH, "attribute '%s' has no type and no value", a->name);
     default:
         /* TENSORS, GRAPHS, sparse tensors and type protos: no supported op takes them */
         return attr_error(ld, n, EML_EUNSUPPORTED, "attribute '%s' of type %s", a->name,
@@ -142,8 +141,7 @@ eml_status eml__onnx_attrs_read(eml_onnx_loader *ld, eml_graph *g, eml_node *nod
             return attr_error(ld, node, EML_EGRAPH, "attribute %zu has no name", i);
         for (size_t j = 0; j < i; j++) {
             if (strcmp(node->attrs[j].name, ap->name) == 0)
-                return attr_error(ld, node, EML_EGRAPH, "attribute '%s' is given twice",
-                                  ap->name);
+                return attr_error(ld, node, EML_EGRAPH, "attribute '%s' is given twice", ap->name);
         }
         a->name = eml__strdup(ld->env, ap->name);
         if (!a->name)

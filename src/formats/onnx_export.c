@@ -96,9 +96,9 @@ static Onnx__TensorProto *make_tensor(exporter *ex, const eml_tensor *t, const c
     if (eml__onnx_tensor_fill(t, name, dims, tp) != EML_OK) {
         char shape[160];
         ex->st = eml__diag(ex->diag, EML_EINVAL, "tensor '%s' (%s) cannot be written to ONNX",
-                           name ? name : "", eml__shape_str(shape, sizeof(shape), t->dtype,
-                                                            t->dims,
-                                                            EML_MAX(0, EML_MIN(t->rank, EML_MAX_RANK))));
+                           name ? name : "",
+                           eml__shape_str(shape, sizeof(shape), t->dtype, t->dims,
+                                          EML_MAX(0, EML_MIN(t->rank, EML_MAX_RANK))));
         return NULL;
     }
     return tp;

@@ -57,19 +57,25 @@ static eml_status read_value_type(eml_onnx_loader *ld, eml_graph *g, int32_t id,
     }
     eml_value *v = &g->values[id];
     v->dtype = dt;
+    v->rank = -1;
+    for (int d = 0; d < EML_MAX_RANK; d++) { /* an output listed twice is declared twice */
+        eml__free(ld->env, v->dim_names[d]);
+        v->dim_names[d] = NULL;
+    }
     if (!tt->shape)
         return EML_OK;
     if (tt->shape->n_dim > EML_MAX_RANK)
-        return eml__diag(diag, EML_EUNSUPPORTED, "unsupported: value '%s' has rank %zu (at most %d)",
-                         name, tt->shape->n_dim, EML_MAX_RANK);
+        return eml__diag(diag, EML_EUNSUPPORTED,
+                         "unsupported: value '%s' has rank %zu (at most %d)", name,
+                         tt->shape->n_dim, EML_MAX_RANK);
     v->rank = (int32_t)tt->shape->n_dim;
     for (size_t d = 0; d < tt->shape->n_dim; d++) {
         const Onnx__TensorShapeProto__Dimension *dim = tt->shape->dim[d];
         v->dims[d] = -1;
         if (dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE) {
             if (dim->dim_value < 0)
-                return eml__diag(diag, EML_EGRAPH, "invalid graph: value '%s' has dim %lld",
-                                 name, (long long)dim->dim_value);
+                return eml__diag(diag, EML_EGRAPH, "invalid graph: value '%s' has dim %lld", name,
+                                 (long long)dim->dim_value);
             v->dims[d] = dim->dim_value;
         } else if (dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM &&
                    dim->dim_param && dim->dim_param[0]) {
@@ -119,8 +125,7 @@ static eml_status read_initializers(eml_onnx_loader *ld, const Onnx__GraphProto 
     if (gp->n_sparse_initializer) {
         const Onnx__SparseTensorProto *sp = gp->sparse_initializer[0];
         const char *name = sp->values && sp->values->name ? sp->values->name : "";
-        return eml__diag(ld->diag, EML_EUNSUPPORTED, "unsupported: sparse initializer '%s'",
-                         name);
+        return eml__diag(ld->diag, EML_EUNSUPPORTED, "unsupported: sparse initializer '%s'", name);
     }
     for (size_t i = 0; i < gp->n_initializer; i++) {
         const Onnx__TensorProto *tp = gp->initializer[i];
@@ -256,8 +261,8 @@ static eml_status resolve_node(eml_onnx_loader *ld, eml_node *n)
     if (!info->prepare) {
         node_where(ld, n);
         return eml__diag(diag, EML_EUNSUPPORTED,
-                         "unsupported: %s (opset %d) at node '%s': not implemented yet",
-                         n->op_type, (int)n->opset, n->name);
+                         "unsupported: %s (opset %d) at node '%s': not implemented yet", n->op_type,
+                         (int)n->opset, n->name);
     }
     _Alignas(64) unsigned char params[EML_PARAMS_MAX];
     memset(params, 0, sizeof(params));
@@ -475,12 +480,13 @@ fail:
     return st;
 }
 
-eml_status eml__onnx_load(eml_env *env, const void *bytes, size_t n_bytes, const char *base_dir,
-                          const char *file, uint32_t flags, eml_graph **out, eml_diag *diag)
+/* The loader; when `owned` is given, *owned holds the bytes (env memory) and is freed as soon as
+ * protobuf-c has copied what it needs, so a model file is never held three times over. */
+static eml_status load_core(eml_env *env, const void *bytes, size_t n_bytes, void **owned,
+                            const char *base_dir, const char *file, uint32_t flags,
+                            eml_graph **out, eml_diag *diag)
 {
     *out = NULL;
-    if (!env || (!bytes && n_bytes))
-        return eml__diag(diag, EML_EINVAL, "invalid argument");
     eml_pb_allocator pa;
     eml__pb_allocator_init(&pa, env);
     ProtobufCMessage *msg = NULL;
@@ -491,22 +497,36 @@ eml_status eml__onnx_load(eml_env *env, const void *bytes, size_t n_bytes, const
     if (st == EML_OK)
         st = eml__pb_unpack(&pa, &onnx__model_proto__descriptor, bytes, n_bytes, "model", &msg,
                             diag);
+    if (owned) {
+        eml__free(env, *owned);
+        *owned = NULL;
+    }
     if (st == EML_OK)
         st = read_model(&ld, (const Onnx__ModelProto *)msg, out);
     eml__pb_free(&pa, msg);
     if (st != EML_OK) {
-        if (diag && diag->status != st) /* a failure no message described yet */
-            eml__diag(diag, st, st == EML_ENOMEM ? "out of memory loading the model"
-                                                 : "cannot load the model: %s",
-                      eml_status_str(st));
+        if (diag && diag->status != st) { /* a failure no message described yet */
+            if (st == EML_ENOMEM)
+                eml__diag(diag, st, "out of memory loading the model");
+            else
+                eml__diag(diag, st, "cannot load the model: %s", eml_status_str(st));
+        }
         eml__diag_where(diag, file, NULL, NULL, 0, -1);
     }
     return st;
 }
 
+eml_status eml__onnx_load(eml_env *env, const void *bytes, size_t n_bytes, const char *base_dir,
+                          const char *file, uint32_t flags, eml_graph **out, eml_diag *diag)
+{
+    *out = NULL;
+    if (!env || (!bytes && n_bytes))
+        return eml__diag(diag, EML_EINVAL, "invalid argument");
+    return load_core(env, bytes, n_bytes, NULL, base_dir, file, flags, out, diag);
+}
+
 eml_status eml_graph_load_onnx_bytes(eml_env *env, const void *bytes, size_t n_bytes,
-                                             const char *base_dir, eml_graph **out,
-                                             eml_diag *diag)
+                                     const char *base_dir, eml_graph **out, eml_diag *diag)
 {
     return eml__onnx_load(env, bytes, n_bytes, base_dir, NULL, 0, out, diag);
 }
@@ -543,8 +563,7 @@ static eml_status read_file(eml_env *env, const char *path, void **out, size_t *
     return EML_OK;
 }
 
-eml_status eml_graph_load_onnx(eml_env *env, const char *path, eml_graph **out,
-                                       eml_diag *diag)
+eml_status eml_graph_load_onnx(eml_env *env, const char *path, eml_graph **out, eml_diag *diag)
 {
     *out = NULL;
     if (!env || !path)
@@ -564,7 +583,7 @@ eml_status eml_graph_load_onnx(eml_env *env, const char *path, eml_graph **out,
             st = EML_ENOMEM;
     }
     if (st == EML_OK)
-        st = eml__onnx_load(env, bytes, n, dir, path, 0, out, diag);
+        st = load_core(env, bytes, n, &bytes, dir, path, 0, out, diag);
     if (st != EML_OK) {
         if (diag && diag->status != st)
             eml__diag(diag, st, "cannot load the model: %s", eml_status_str(st));

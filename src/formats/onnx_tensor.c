@@ -49,10 +49,9 @@ eml_status eml__pb_unpack(eml_pb_allocator *a, const ProtobufCMessageDescriptor 
     if (*out)
         return EML_OK;
     if (a->refused_bytes)
-        return eml__diag(diag, EML_ELIMIT,
-                         "%s needs a block of %llu bytes, over the limit of %llu bytes", kind,
-                         (unsigned long long)a->refused_bytes,
-                         (unsigned long long)a->env->max_alloc_bytes);
+        return eml__diag(
+            diag, EML_ELIMIT, "%s needs a block of %llu bytes, over the limit of %llu bytes", kind,
+            (unsigned long long)a->refused_bytes, (unsigned long long)a->env->max_alloc_bytes);
     if (a->failed)
         return eml__diag(diag, EML_ENOMEM, "out of memory reading the %s", kind);
     return eml__diag(diag, EML_ECORRUPT, "corrupt %s: protobuf-c could not parse it", kind);
@@ -93,7 +92,13 @@ eml_status eml__onnx_dtype(int32_t onnx_type, const char *what, eml_dtype *out, 
 /* ---- reading ---- */
 
 /* The typed field that holds values of each dtype when raw_data is not used. */
-typedef enum typed_field { TF_FLOAT, TF_INT32, TF_INT64, TF_DOUBLE, TF_UINT64 } typed_field;
+typedef enum typed_field {
+    TF_FLOAT,
+    TF_INT32,
+    TF_INT64,
+    TF_DOUBLE,
+    TF_UINT64
+} typed_field;
 
 static typed_field typed_field_of(eml_dtype dt)
 {
@@ -129,8 +134,8 @@ static size_t typed_count(const Onnx__TensorProto *tp, typed_field f)
     return 0;
 }
 
-static const char *const typed_names[] = {"float_data", "int32_data", "int64_data",
-                                          "double_data", "uint64_data"};
+static const char *const typed_names[] = {"float_data", "int32_data", "int64_data", "double_data",
+                                          "uint64_data"};
 
 /* Copies n values of the typed field into dst, narrowing to the dtype's width. */
 static void typed_copy(const Onnx__TensorProto *tp, eml_dtype dt, void *dst, size_t n)
@@ -226,8 +231,8 @@ static eml_status read_external(const eml_onnx_src *src, const Onnx__TensorProto
             uint64_t v;
             if (!parse_u64(e->value, &v))
                 return eml__diag(diag, EML_ECORRUPT,
-                                 "corrupt tensor '%s': external data %s '%s' is not a number",
-                                 name, key, e->value ? e->value : "");
+                                 "corrupt tensor '%s': external data %s '%s' is not a number", name,
+                                 key, e->value ? e->value : "");
             if (key[0] == 'o') {
                 offset = v;
             } else {
@@ -275,8 +280,7 @@ static eml_status read_external(const eml_onnx_src *src, const Onnx__TensorProto
                        (unsigned long long)offset);
     } else if (fseeko(f, (off_t)offset, SEEK_SET) != 0 ||
                (bytes && fread(dst, 1, (size_t)bytes, f) != (size_t)bytes)) {
-        st = eml__diag(diag, EML_EIO, "cannot read external data '%s' of tensor '%s'", path,
-                       name);
+        st = eml__diag(diag, EML_EIO, "cannot read external data '%s' of tensor '%s'", path, name);
     }
     if (f)
         fclose(f);
@@ -304,8 +308,8 @@ eml_status eml__onnx_tensor_read(const eml_onnx_src *src, const Onnx__TensorProt
     uint64_t count = 1;
     for (size_t i = 0; i < tp->n_dims; i++) {
         if (tp->dims[i] < 0)
-            return eml__diag(diag, EML_ECORRUPT, "corrupt tensor '%s': dim %lld",
-                             name, (long long)tp->dims[i]);
+            return eml__diag(diag, EML_ECORRUPT, "corrupt tensor '%s': dim %lld", name,
+                             (long long)tp->dims[i]);
         if (eml__mul_overflow(count, (uint64_t)tp->dims[i], &count) || count > INT64_MAX)
             return eml__diag(diag, EML_ELIMIT, "tensor '%s' has too many elements", name);
     }
@@ -313,29 +317,27 @@ eml_status eml__onnx_tensor_read(const eml_onnx_src *src, const Onnx__TensorProt
     uint64_t bytes;
     if (eml__mul_overflow(count, esize, &bytes) || bytes > eml_env_max_alloc_bytes(src->env) ||
         bytes > SIZE_MAX)
-        return eml__diag(diag, EML_ELIMIT,
-                         "tensor '%s' has %llu elements, over the limit of %llu bytes", name,
-                         (unsigned long long)count,
-                         (unsigned long long)eml_env_max_alloc_bytes(src->env));
+        return eml__diag(
+            diag, EML_ELIMIT, "tensor '%s' has %llu elements, over the limit of %llu bytes", name,
+            (unsigned long long)count, (unsigned long long)eml_env_max_alloc_bytes(src->env));
 
-    bool external = tp->has_data_location &&
-                    tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+    bool external =
+        tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
     bool has_raw = tp->has_raw_data && tp->raw_data.len > 0;
     typed_field want = typed_field_of(dt);
     for (int f = TF_FLOAT; f <= TF_UINT64; f++) {
         size_t n = typed_count(tp, (typed_field)f);
         if (n && (f != (int)want || has_raw || external))
-            return eml__diag(diag, EML_ECORRUPT,
-                             "corrupt tensor '%s' (%s): values in %s%s", name,
+            return eml__diag(diag, EML_ECORRUPT, "corrupt tensor '%s' (%s): values in %s%s", name,
                              eml_dtype_name(dt), typed_names[f],
                              f == (int)want ? " and elsewhere" : "");
     }
     if (tp->n_string_data)
-        return eml__diag(diag, EML_ECORRUPT, "corrupt tensor '%s' (%s): string_data",
-                         name, eml_dtype_name(dt));
+        return eml__diag(diag, EML_ECORRUPT, "corrupt tensor '%s' (%s): string_data", name,
+                         eml_dtype_name(dt));
     if (external && has_raw)
-        return eml__diag(diag, EML_ECORRUPT,
-                         "corrupt tensor '%s': both external data and raw_data", name);
+        return eml__diag(diag, EML_ECORRUPT, "corrupt tensor '%s': both external data and raw_data",
+                         name);
     if (has_raw && tp->raw_data.len != bytes)
         return eml__diag(diag, EML_ECORRUPT,
                          "corrupt tensor '%s': %zu bytes of raw_data, its dims need "

@@ -8,7 +8,9 @@
  * recurses only into the message fields this walk also enters. */
 #define WIRE_MAX_DEPTH 64
 
+/* clang-format off */
 enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_SGROUP = 3, WT_EGROUP = 4, WT_I32 = 5 };
+/* clang-format on */
 
 typedef enum fkind {
     K_VARINT, /* int32/int64/uint64/enum, repeated ones may be packed */
@@ -18,17 +20,19 @@ typedef enum fkind {
     K_MSG     /* a nested message of the schema */
 } fkind;
 
+/* clang-format off */
 typedef enum msg_id {
     M_MODEL, M_GRAPH, M_NODE, M_ATTR, M_TENSOR, M_SEGMENT, M_SPARSE, M_VALUE_INFO, M_TYPE,
     M_TYPE_TENSOR, M_TYPE_SEQ, M_TYPE_MAP, M_TYPE_OPT, M_TYPE_SPARSE, M_SHAPE, M_DIM, M_OPSET,
     M_ENTRY, M_TRAINING, M_FUNCTION, M_ANNOTATION, M_COUNT
 } msg_id;
+/* clang-format on */
 
 typedef struct wfield {
     uint32_t number;
-    uint8_t kind;     /* fkind */
+    uint8_t kind; /* fkind */
     uint8_t repeated;
-    uint8_t msg;      /* msg_id when kind is K_MSG */
+    uint8_t msg; /* msg_id when kind is K_MSG */
     const char *name;
 } wfield;
 
@@ -38,10 +42,11 @@ typedef struct wmsg {
     int n_fields;
 } wmsg;
 
+/* Field numbers from onnx.proto (ONNX 1.12). */
+/* clang-format off */
 #define F(num, kind, rep, msg, name) {num, kind, rep, msg, name}
 #define MSG(id, name, arr) [id] = {name, arr, (int)(sizeof(arr) / sizeof(arr[0]))}
 
-/* Field numbers from onnx.proto (ONNX 1.12). */
 static const wfield model_fields[] = {
     F(1, K_VARINT, 0, 0, "ir_version"),      F(2, K_LEN, 0, 0, "producer_name"),
     F(3, K_LEN, 0, 0, "producer_version"),   F(4, K_LEN, 0, 0, "domain"),
@@ -156,6 +161,7 @@ static const wmsg schema[M_COUNT] = {
     MSG(M_FUNCTION, "FunctionProto", function_fields),
     MSG(M_ANNOTATION, "TensorAnnotation", annotation_fields),
 };
+/* clang-format on */
 
 #define MAX_FIELDS 20
 
@@ -163,8 +169,8 @@ static const wmsg schema[M_COUNT] = {
 typedef struct frame {
     const struct frame *up;
     const wmsg *msg;
-    const wfield *via;      /* field of the enclosing message that holds this one */
-    uint32_t index;         /* occurrence of `via` in the enclosing message */
+    const wfield *via; /* field of the enclosing message that holds this one */
+    uint32_t index;    /* occurrence of `via` in the enclosing message */
     uint32_t seen[MAX_FIELDS];
     int depth;
 } frame;
@@ -249,8 +255,8 @@ static const wfield *find_field(const wmsg *m, uint32_t number, int *index)
 
 static const char *wire_type_name(int wt)
 {
-    static const char *const names[] = {"varint", "fixed64", "length-delimited", "start-group",
-                                        "end-group", "fixed32", "6", "7"};
+    static const char *const names[] = {
+        "varint", "fixed64", "length-delimited", "start-group", "end-group", "fixed32", "6", "7"};
     return names[wt & 7];
 }
 
@@ -326,8 +332,8 @@ static eml_status walk_field(const walker *w, frame *f, const uint8_t *tag_at, u
     case WT_I32: {
         size_t unit = wt == WT_I64 ? 8 : 4;
         if ((size_t)(end - p) < unit) {
-            snprintf(what, sizeof(what), "truncated %s field '%s' (%u)", wire_type_name(wt),
-                     fname, (unsigned)number);
+            snprintf(what, sizeof(what), "truncated %s field '%s' (%u)", wire_type_name(wt), fname,
+                     (unsigned)number);
             return wire_error(w, f, tag_at, what);
         }
         p += unit;
@@ -421,7 +427,10 @@ static const char *looks_like(const uint8_t *b, size_t n)
         return "a gzip file";
     if (n >= 4 && memcmp(b, "\x89HDF", 4) == 0)
         return "an HDF5 file (a Keras .h5 model?)";
-    if (n >= 4 && memcmp(b, "\x7f" "ELF", 4) == 0)
+    if (n >= 4 && memcmp(b,
+                         "\x7f"
+                         "ELF",
+                         4) == 0)
         return "an ELF executable";
     if (n >= 1 && (b[0] == '{' || b[0] == '<' || b[0] == '#'))
         return "a text file";
@@ -467,8 +476,7 @@ eml_status eml__onnx_wire_check(const uint8_t *bytes, size_t n_bytes, eml_wire_r
                                                   : "an ONNX model (ModelProto)";
     if (n_bytes == 0) {
         eml__diag_where(diag, NULL, NULL, NULL, 0, 0);
-        return eml__diag(diag, EML_ECORRUPT, "corrupt %s: empty file, expected %s", kind,
-                         expected);
+        return eml__diag(diag, EML_ECORRUPT, "corrupt %s: empty file, expected %s", kind, expected);
     }
     const char *what_is = looks_like(bytes, n_bytes);
     if (what_is) {
@@ -490,8 +498,8 @@ eml_status eml__onnx_wire_check(const uint8_t *bytes, size_t n_bytes, eml_wire_r
         return eml__diag(diag, EML_ECORRUPT,
                          "not %s: it starts with bytes %02x %02x %02x %02x, which are not a "
                          "field of %s",
-                         expected, bytes[0], n_bytes > 1 ? bytes[1] : 0,
-                         n_bytes > 2 ? bytes[2] : 0, n_bytes > 3 ? bytes[3] : 0,
+                         expected, bytes[0], n_bytes > 1 ? bytes[1] : 0, n_bytes > 2 ? bytes[2] : 0,
+                         n_bytes > 3 ? bytes[3] : 0,
                          root == EML_WIRE_MODEL ? "ModelProto" : "TensorProto");
     }
     return st;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "formats/image.h"
 
@@ -31,6 +32,11 @@ static eml_status read_whole_file(eml_env *env, const char *path, unsigned char 
     FILE *f = fopen(path, "rb");
     if (!f)
         return eml__diag(diag, EML_EIO, "cannot open '%s': %s", path, strerror(errno));
+    struct stat st_file;
+    if (fstat(fileno(f), &st_file) != 0 || !S_ISREG(st_file.st_mode)) {
+        st = eml__diag(diag, EML_EIO, "cannot read '%s': not a regular file", path);
+        goto fail;
+    }
     long size = -1;
     if (fseek(f, 0, SEEK_END) == 0)
         size = ftell(f);

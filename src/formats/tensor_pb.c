@@ -33,8 +33,9 @@ eml_status eml_tensor_read_pb(eml_env *env, const void *bytes, size_t n_bytes, e
     }
     eml__pb_free(&pa, msg);
     if (st != EML_OK && diag && diag->status != st)
-        eml__diag(diag, st, st == EML_ENOMEM ? "out of memory reading a tensor"
-                                             : "cannot read the tensor: %s",
+        eml__diag(diag, st,
+                  st == EML_ENOMEM ? "out of memory reading a tensor"
+                                   : "cannot read the tensor: %s",
                   eml_status_str(st));
     return st;
 }
@@ -52,7 +53,7 @@ eml_status eml_tensor_write_pb(eml_env *env, const eml_tensor *t, const char *na
         char shape[160];
         return eml__diag(diag, EML_EINVAL, "tensor %s cannot be written as a TensorProto",
                          eml__shape_str(shape, sizeof(shape), t->dtype, t->dims,
-                                                            EML_MAX(0, EML_MIN(t->rank, EML_MAX_RANK))));
+                                        EML_MAX(0, EML_MIN(t->rank, EML_MAX_RANK))));
     }
     eml_status st = eml__pb_write_file(&tp.base, path, diag);
     if (st != EML_OK)

@@ -170,8 +170,7 @@ static eml_status cycle_error(const eml_graph *g, const int32_t *prod, const int
     return eml__diag(diag, EML_EGRAPH, "invalid graph: cycle through nodes %s", list);
 }
 
-static eml_status verify_graph(const eml_graph *g, const scope *up, int32_t *order,
-                               eml_diag *diag)
+static eml_status verify_graph(const eml_graph *g, const scope *up, int32_t *order, eml_diag *diag)
 {
     eml_env *env = g->env;
     eml_status st = EML_OK;
@@ -200,8 +199,8 @@ static eml_status verify_graph(const eml_graph *g, const scope *up, int32_t *ord
                 continue;
             if ((size_t)id >= nv) {
                 node_where(diag, n);
-                st = eml__diag(diag, EML_EINTERNAL, "node '%s' refers to value %d of %zu",
-                               n->name, (int)id, nv);
+                st = eml__diag(diag, EML_EINTERNAL, "node '%s' refers to value %d of %zu", n->name,
+                               (int)id, nv);
                 goto fail;
             }
             const eml_value *v = &g->values[id];
@@ -221,8 +220,8 @@ static eml_status verify_graph(const eml_graph *g, const scope *up, int32_t *ord
                                v->name, n->name,
                                (v->flags & EML_VALUE_INPUT)         ? "a graph input"
                                : (v->flags & EML_VALUE_INITIALIZER) ? "an initializer"
-                                                                   : "a value of an enclosing "
-                                                                     "graph");
+                                                                    : "a value of an enclosing "
+                                                                      "graph");
                 goto fail;
             }
             prod[id] = (int32_t)i;
@@ -253,8 +252,8 @@ static eml_status verify_graph(const eml_graph *g, const scope *up, int32_t *ord
                 continue;
             if ((size_t)id >= nv) {
                 node_where(diag, n);
-                st = eml__diag(diag, EML_EINTERNAL, "node '%s' refers to value %d of %zu",
-                               n->name, (int)id, nv);
+                st = eml__diag(diag, EML_EINTERNAL, "node '%s' refers to value %d of %zu", n->name,
+                               (int)id, nv);
                 goto fail;
             }
             if (defined_locally(g, prod, id))

@@ -360,7 +360,8 @@ static void run_suite(const char *suite)
         names[n++] = strdup(e->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof(char *), cmp_names);
+    if (n)
+        qsort(names, n, sizeof(char *), cmp_names);
     eml_env *env = NULL;
     REQUIRE(eml_env_create(NULL, &env) == EML_OK);
     counts c = {0};

@@ -94,8 +94,8 @@ static void expect(const eml_graph *g, eml_status want, const char *text)
     eml_diag_init(&d);
     eml_status st = eml__graph_verify(g, NULL, &d);
     if (st != want || (text && !strstr(d.message, text))) {
-        fprintf(stderr, "expected %s '%s', got %s '%s'\n", eml_status_name(want),
-                text ? text : "", eml_status_name(st), d.message);
+        fprintf(stderr, "expected %s '%s', got %s '%s'\n", eml_status_name(want), text ? text : "",
+                eml_status_name(st), d.message);
         eml_test_failures++;
     }
 }
@@ -151,8 +151,9 @@ EML_TEST(definitions)
     output(g, "y");
     node(g, "a", "x,nowhere", "t");
     node(g, "b", "t,missing_w", "y");
-    expect(g, EML_EGRAPH, "2 node inputs are defined by no graph input, initializer or node: "
-                          "'nowhere' (input 1 of node 'a'), 'missing_w' (input 1 of node 'b')");
+    expect(g, EML_EGRAPH,
+           "2 node inputs are defined by no graph input, initializer or node: "
+           "'nowhere' (input 1 of node 'a'), 'missing_w' (input 1 of node 'b')");
     eml_graph_destroy(g);
 
     g = new_graph(env, NULL);
@@ -311,7 +312,9 @@ EML_TEST(long_chain)
     eml_counting_allocator c;
     eml_env *env = test_env(&c);
     eml_graph *g = new_graph(env, NULL);
-    enum { N = 50000 };
+    enum {
+        N = 50000
+    };
     input(g, "v0");
     char out[16];
     snprintf(out, sizeof(out), "v%d", N);

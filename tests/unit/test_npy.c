@@ -2,6 +2,7 @@
  * its data can be wrong. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -414,6 +415,11 @@ EML_TEST(read_file_errors)
     eml_diag_init(&diag);
     CHECK(eml_tensor_read_file(env, path, NULL, &t, &diag) == EML_EIO);
     CHECK(strstr(diag.message, path) != NULL);
+    snprintf(path, sizeof(path), "%s/folder.npy", dir);
+    REQUIRE(mkdir(path, 0700) == 0);
+    eml_diag_init(&diag);
+    CHECK(eml_tensor_read_file(env, path, NULL, &t, &diag) == EML_EIO);
+    rmdir(path);
     snprintf(path, sizeof(path), "%s/data.txt", dir);
     eml_diag_init(&diag);
     CHECK(eml_tensor_read_file(env, path, NULL, &t, &diag) == EML_EUNSUPPORTED);

@@ -145,7 +145,8 @@ static bool graph_eq(const eml_graph *a, const eml_graph *b)
         }
         SAME(x->producer == y->producer, "value %s producer", x->name);
         if (x->flags & EML_VALUE_INITIALIZER) {
-            eml_tensor tx = {x->dtype, x->rank, {0}, x->data}, ty = {y->dtype, y->rank, {0}, y->data};
+            eml_tensor tx = {x->dtype, x->rank, {0}, x->data},
+                       ty = {y->dtype, y->rank, {0}, y->data};
             memcpy(tx.dims, x->dims, sizeof(tx.dims));
             memcpy(ty.dims, y->dims, sizeof(ty.dims));
             SAME(tensor_eq(&tx, &ty), "initializer %s bytes", x->name);
@@ -160,8 +161,7 @@ static bool graph_eq(const eml_graph *a, const eml_graph *b)
         SAME(strcmp(x->name, y->name) == 0 && strcmp(x->op_type, y->op_type) == 0 &&
                  str_eq(x->domain, y->domain) && x->op == y->op && x->opset == y->opset,
              "node %s", x->name);
-        SAME(x->n_inputs == y->n_inputs && x->n_outputs == y->n_outputs &&
-                 x->n_attrs == y->n_attrs,
+        SAME(x->n_inputs == y->n_inputs && x->n_outputs == y->n_outputs && x->n_attrs == y->n_attrs,
              "node %s counts", x->name);
         for (int32_t k = 0; k < x->n_inputs; k++)
             SAME(x->inputs[k] == y->inputs[k], "node %s input %d", x->name, (int)k);
@@ -184,8 +184,7 @@ static bool graph_eq(const eml_graph *a, const eml_graph *b)
 }
 
 /* import -> export -> import: the same graph; and exporting again gives the same bytes. */
-static bool round_trip(eml_env *env, const void *bytes, size_t n, uint32_t flags,
-                       const char *label)
+static bool round_trip(eml_env *env, const void *bytes, size_t n, uint32_t flags, const char *label)
 {
     eml_graph *a = NULL, *b = NULL, *c = NULL;
     eml_diag d;
@@ -400,8 +399,8 @@ EML_TEST(round_trip_built_graph)
     size_t n;
     void *bytes = eml_test_read_file(path, &n);
     REQUIRE(bytes);
-    eml_status st = eml__onnx_load(env, bytes, n, NULL, path, EML_ONNX_LOAD_SKIP_PREPARE, &back,
-                                   &d);
+    eml_status st =
+        eml__onnx_load(env, bytes, n, NULL, path, EML_ONNX_LOAD_SKIP_PREPARE, &back, &d);
     if (st != EML_OK)
         fprintf(stderr, "%s\n", d.message);
     REQUIRE(st == EML_OK);
@@ -531,8 +530,8 @@ EML_TEST(pb_backend_files)
 EML_TEST(pb_damaged)
 {
     char path[256];
-    snprintf(path, sizeof(path), "%s/node/test_conv_with_strides_padding/test_data_set_0/input_1.pb",
-             DATA_DIR);
+    snprintf(path, sizeof(path),
+             "%s/node/test_conv_with_strides_padding/test_data_set_0/input_1.pb", DATA_DIR);
     size_t n;
     uint8_t *bytes = eml_test_read_file(path, &n);
     if (!bytes)

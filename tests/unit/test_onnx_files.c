@@ -62,8 +62,8 @@ EML_TEST(backend_node_models)
         eml_graph *g = NULL;
         eml_diag d;
         eml_diag_init(&d);
-        eml_status st = eml__onnx_load(env, bytes, n, NULL, e->d_name, EML_ONNX_LOAD_ANY_OP, &g,
-                                       &d);
+        eml_status st =
+            eml__onnx_load(env, bytes, n, NULL, e->d_name, EML_ONNX_LOAD_ANY_OP, &g, &d);
         if (st == EML_OK) {
             loaded++;
             eml_graph_stats s;
@@ -142,8 +142,8 @@ EML_TEST(shared_models)
         eml_graph *g = NULL;
         eml_diag d;
         eml_diag_init(&d);
-        eml_status st = eml__onnx_load(env, bytes, n, dir_path, path, EML_ONNX_LOAD_SKIP_PREPARE,
-                                       &g, &d);
+        eml_status st =
+            eml__onnx_load(env, bytes, n, dir_path, path, EML_ONNX_LOAD_SKIP_PREPARE, &g, &d);
         if (st != EML_OK)
             fprintf(stderr, "%s: %s\n", path, d.message);
         CHECK_STATUS(st, EML_OK);
@@ -198,8 +198,8 @@ EML_TEST(truncated_files)
         eml_graph *g = NULL;
         eml_diag d;
         eml_diag_init(&d);
-        eml_status st = eml__onnx_load(env, copy, len, NULL, "cut.onnx",
-                                       EML_ONNX_LOAD_SKIP_PREPARE, &g, &d);
+        eml_status st =
+            eml__onnx_load(env, copy, len, NULL, "cut.onnx", EML_ONNX_LOAD_SKIP_PREPARE, &g, &d);
         CHECK(st != EML_OK && g == NULL && d.message[0]);
         if (st == EML_ECORRUPT && strstr(d.message, "at byte offset")) {
             wire_errors++;
@@ -231,8 +231,8 @@ EML_TEST(bit_flipped_files)
         eml_graph *g = NULL;
         eml_diag d;
         eml_diag_init(&d);
-        eml_status st = eml__onnx_load(env, copy, n, NULL, NULL, EML_ONNX_LOAD_SKIP_PREPARE, &g,
-                                       &d);
+        eml_status st =
+            eml__onnx_load(env, copy, n, NULL, NULL, EML_ONNX_LOAD_SKIP_PREPARE, &g, &d);
         if (st == EML_OK) {
             ok++;
             eml_graph_destroy(g);
@@ -428,8 +428,8 @@ EML_TEST(external_data)
         {"data", NULL, NULL, EML_EIO, "not a regular file"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        eml_status st = load_external(env, dir, bad[i].location, bad[i].offset, bad[i].length,
-                                      dims, 2, &g, &d);
+        eml_status st =
+            load_external(env, dir, bad[i].location, bad[i].offset, bad[i].length, dims, 2, &g, &d);
         if (st != bad[i].st || !strstr(d.message, bad[i].text)) {
             fprintf(stderr, "case %zu: %s '%s'\n", i, eml_status_name(st), d.message);
             eml_test_failures++;
@@ -506,16 +506,26 @@ EML_TEST(fuzz_seeds)
         const char *name;
         eml_status st;
     } tensors[] = {
-        {"f32_2x3.pb", EML_OK},         {"i64_typed.pb", EML_OK},
-        {"bool.pb", EML_OK},            {"f16_typed.pb", EML_OK},
-        {"bf16_typed.pb", EML_OK},      {"f64_typed.pb", EML_OK},
-        {"u32_typed.pb", EML_OK},       {"i8_typed.pb", EML_OK},
-        {"empty_0x3.pb", EML_OK},       {"scalar.pb", EML_OK},
-        {"string.pb", EML_EUNSUPPORTED}, {"complex.pb", EML_EUNSUPPORTED},
-        {"external.pb", EML_EUNSUPPORTED}, {"truncated.pb", EML_ECORRUPT},
-        {"bad_name_length.pb", EML_ECORRUPT}, {"absurd_dims.pb", EML_ELIMIT},
-        {"negative_dim.pb", EML_ECORRUPT}, {"raw_short.pb", EML_ECORRUPT},
-        {"model_as_tensor.pb", EML_ECORRUPT}, {"empty.pb", EML_ECORRUPT},
+        {"f32_2x3.pb", EML_OK},
+        {"i64_typed.pb", EML_OK},
+        {"bool.pb", EML_OK},
+        {"f16_typed.pb", EML_OK},
+        {"bf16_typed.pb", EML_OK},
+        {"f64_typed.pb", EML_OK},
+        {"u32_typed.pb", EML_OK},
+        {"i8_typed.pb", EML_OK},
+        {"empty_0x3.pb", EML_OK},
+        {"scalar.pb", EML_OK},
+        {"string.pb", EML_EUNSUPPORTED},
+        {"complex.pb", EML_EUNSUPPORTED},
+        {"external.pb", EML_EUNSUPPORTED},
+        {"truncated.pb", EML_ECORRUPT},
+        {"bad_name_length.pb", EML_ECORRUPT},
+        {"absurd_dims.pb", EML_ELIMIT},
+        {"negative_dim.pb", EML_ECORRUPT},
+        {"raw_short.pb", EML_ECORRUPT},
+        {"model_as_tensor.pb", EML_ECORRUPT},
+        {"empty.pb", EML_ECORRUPT},
     };
     eml_counting_allocator c;
     eml_env *env = test_env(&c);
@@ -527,8 +537,8 @@ EML_TEST(fuzz_seeds)
         eml_graph *g = NULL;
         eml_diag d;
         eml_diag_init(&d);
-        eml_status st = eml__onnx_load(env, bytes, n, NULL, models[i].name,
-                                       EML_ONNX_LOAD_SKIP_PREPARE, &g, &d);
+        eml_status st =
+            eml__onnx_load(env, bytes, n, NULL, models[i].name, EML_ONNX_LOAD_SKIP_PREPARE, &g, &d);
         if (st != models[i].st) {
             fprintf(stderr, "%s: %s %s\n", models[i].name, eml_status_name(st), d.message);
             eml_test_failures++;
@@ -554,4 +564,70 @@ EML_TEST(fuzz_seeds)
     }
     eml_env_destroy(env);
     CHECK(c.live_count == 0);
+}
+
+/* The public loader under allocation failure at every k, on seeds with initializers, attributes
+ * and subgraphs: each try ends as the unfailed load does, or with EML_ENOMEM, and leaks nothing. */
+EML_TEST(allocation_failures_public)
+{
+    static const char *const seeds[] = {"conv_relu.onnx", "if_outer_value.onnx",
+                                        "attrs_constant_gemm.onnx", "input_default.onnx"};
+    for (size_t s = 0; s < sizeof(seeds) / sizeof(seeds[0]); s++) {
+        size_t n = 0;
+        void *bytes = read_seed("onnx_load", seeds[s], &n);
+        if (!bytes)
+            eml_test_skip("EML_SOURCE_DIR is not set");
+        eml_counting_allocator c;
+        eml_env *env = test_env(&c);
+        eml_graph *g = NULL;
+        eml_diag d;
+        eml_diag_init(&d);
+        eml_status want = eml_graph_load_onnx_bytes(env, bytes, n, NULL, &g, &d);
+        eml_graph_destroy(g);
+        g = NULL;
+        bool done = false;
+        for (uint64_t k = 1; k < 5000 && !done; k++) {
+            uint64_t live = c.live_count;
+            c.fail_at = c.alloc_count + k;
+            eml_diag_init(&d);
+            eml_status st = eml_graph_load_onnx_bytes(env, bytes, n, NULL, &g, &d);
+            done = c.alloc_count < c.fail_at; /* nothing failed: the whole path was covered */
+            c.fail_at = 0;
+            if (st != (done ? want : EML_ENOMEM)) {
+                fprintf(stderr, "%s k=%llu: %s %s\n", seeds[s], (unsigned long long)k,
+                        eml_status_name(st), d.message);
+                eml_test_failures++;
+            }
+            eml_graph_destroy(g);
+            g = NULL;
+            CHECK(c.live_count == live);
+        }
+        CHECK(done);
+        eml_env_destroy(env);
+        free(bytes);
+    }
+    /* the same from a file path (the file's bytes are env memory too) */
+    const char *src = eml_test_source_dir();
+    char path[600];
+    snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/onnx_load/conv_relu.onnx", src);
+    eml_counting_allocator c;
+    eml_env *env = test_env(&c);
+    bool done = false;
+    for (uint64_t k = 1; k < 5000 && !done; k++) {
+        uint64_t live = c.live_count;
+        c.fail_at = c.alloc_count + k;
+        eml_graph *g = NULL;
+        eml_diag d;
+        eml_diag_init(&d);
+        eml_status st = eml_graph_load_onnx(env, path, &g, &d);
+        done = c.alloc_count < c.fail_at;
+        c.fail_at = 0;
+        if (!done)
+            CHECK_STATUS(st, EML_ENOMEM);
+        CHECK(done || strcmp(d.file, path) == 0);
+        eml_graph_destroy(g);
+        CHECK(c.live_count == live);
+    }
+    CHECK(done);
+    eml_env_destroy(env);
 }

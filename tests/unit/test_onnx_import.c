@@ -234,8 +234,8 @@ static eml_env *test_env(eml_counting_allocator *c)
     return env;
 }
 
-static eml_status load_msg(eml_env *env, const Onnx__ModelProto *m, uint32_t flags,
-                           eml_graph **g, eml_diag *d)
+static eml_status load_msg(eml_env *env, const Onnx__ModelProto *m, uint32_t flags, eml_graph **g,
+                           eml_diag *d)
 {
     size_t n;
     uint8_t *bytes = t_pack(&m->base, &n);
@@ -244,8 +244,7 @@ static eml_status load_msg(eml_env *env, const Onnx__ModelProto *m, uint32_t fla
 }
 
 /* Loads a model that must fail with `st` and a message containing `text`. */
-static void expect_error(const Onnx__ModelProto *m, uint32_t flags, eml_status st,
-                         const char *text)
+static void expect_error(const Onnx__ModelProto *m, uint32_t flags, eml_status st, const char *text)
 {
     eml_counting_allocator c;
     eml_env *env = test_env(&c);
@@ -331,6 +330,8 @@ EML_TEST(dynamic_dims_and_defaults)
     t_init(gp, t_tensor("b", 1, 1, d3, three, sizeof(three)));
     t_output(gp, t_vi("y", 1, -1, NULL, NULL));
     t_output(gp, t_vi("z", 0, -1, NULL, NULL));
+    t_output(gp, t_vi("t", 1, 3, dyn, names)); /* listed twice: the last declaration holds */
+    t_output(gp, t_vi("t", 1, 3, dyn, names));
     t_node(gp, "Add", "", "x,b", "t");
     t_node(gp, "Mul", "", "t,s", "y");
     t_node(gp, "Identity", "", "y", "z");
@@ -355,8 +356,11 @@ EML_TEST(dynamic_dims_and_defaults)
     CHECK(vi.dtype == EML_DTYPE_UNDEFINED && vi.rank == -1);
     CHECK(strcmp(g->nodes[0].name, "Add_0") == 0 && strcmp(g->nodes[2].name, "Identity_2") == 0);
     CHECK_STATUS(eml_graph_input(g, 3, &vi), EML_ERANGE);
+    REQUIRE_OK(eml_graph_output(g, 3, &vi), NULL);
+    CHECK(strcmp(vi.name, "t") == 0 && strcmp(vi.dim_names[0], "batch") == 0);
     eml_graph_destroy(g);
     eml_env_destroy(env);
+    CHECK(c.live_count == 0);
     t_free_all();
 }
 
@@ -473,7 +477,8 @@ EML_TEST(unsupported_messages)
 {
     Onnx__ModelProto *m = relu_model();
     m->opset_import[0]->version = 18;
-    expect_error(m, 0, EML_EUNSUPPORTED, "unsupported: opset 18 (edgeml supports ONNX opsets 1-17)");
+    expect_error(m, 0, EML_EUNSUPPORTED,
+                 "unsupported: opset 18 (edgeml supports ONNX opsets 1-17)");
 
     m = relu_model();
     m->graph->node[0]->op_type = ts("FancyOp");
@@ -555,8 +560,7 @@ EML_TEST(graph_errors)
 
     m = relu_model();
     m->graph->node[0]->input = t_names("nowhere", &m->graph->node[0]->n_input);
-    expect_error(m, EML_ONNX_LOAD_SKIP_PREPARE, EML_EGRAPH,
-                 "'nowhere' (input 0 of node 'relu')");
+    expect_error(m, EML_ONNX_LOAD_SKIP_PREPARE, EML_EGRAPH, "'nowhere' (input 0 of node 'relu')");
 
     /* Conv whose weight is neither an input nor an initializer */
     Onnx__GraphProto *gp = t_graph("g");
@@ -564,7 +568,8 @@ EML_TEST(graph_errors)
     t_input(gp, t_vi("x", 1, 4, xd, NULL));
     t_output(gp, t_vi("y", 1, -1, NULL, NULL));
     t_node(gp, "Conv", "conv", "x,W", "y");
-    expect_error(t_model(gp, 11), EML_ONNX_LOAD_SKIP_PREPARE, EML_EGRAPH, "'W' (input 1 of node 'conv')");
+    expect_error(t_model(gp, 11), EML_ONNX_LOAD_SKIP_PREPARE, EML_EGRAPH,
+                 "'W' (input 1 of node 'conv')");
 
     gp = t_graph("g");
     t_input(gp, t_vi("x", 1, 2, dims_1x4, NULL));
@@ -596,8 +601,9 @@ EML_TEST(graph_errors)
     const float four[] = {1, 2, 3, 4};
     const int64_t d4[] = {4};
     t_init(m->graph, t_tensor("x", 1, 1, d4, four, sizeof(four)));
-    expect_error(m, 0, EML_EGRAPH, "input 'x' is declared float32[1,4] but its initializer is "
-                                   "float32[4]");
+    expect_error(m, 0, EML_EGRAPH,
+                 "input 'x' is declared float32[1,4] but its initializer is "
+                 "float32[4]");
 
     m = relu_model();
     m->n_opset_import = 0;
@@ -605,7 +611,8 @@ EML_TEST(graph_errors)
     t_free_all();
 }
 
-/* If with branches that read a value of the enclosing graph, produced after the If in file order. */
+/* If with branches that read a value of the enclosing graph, produced after the If in file order.
+ */
 static Onnx__ModelProto *if_model(void)
 {
     Onnx__GraphProto *gp = t_graph("main");
@@ -674,8 +681,8 @@ EML_TEST(allocation_failures)
         eml_graph *g = NULL;
         eml_diag d;
         eml_diag_init(&d);
-        eml_status st = eml__onnx_load(env, bytes, n, NULL, NULL, EML_ONNX_LOAD_SKIP_PREPARE, &g,
-                                       &d);
+        eml_status st =
+            eml__onnx_load(env, bytes, n, NULL, NULL, EML_ONNX_LOAD_SKIP_PREPARE, &g, &d);
         if (st == EML_OK) {
             successes++;
             CHECK(c.alloc_count < c.fail_at);

@@ -64,38 +64,16 @@ static void attr_float(op_run *r, const char *name, float v)
     new_attr(r, name, EML_ATTR_FLOAT)->f = v;
 }
 
-/* The family's functions, named directly (the op table's weak references would not pull them
- * out of the static library). */
-static eml_op_info op_fns(eml_op_id op)
-{
-    eml_op_info f = *eml__op_info(op);
-    if (op == EML_OP_BatchNormalization) {
-        f.prepare = eml__batchnorm_prepare;
-        f.infer = eml__batchnorm_infer;
-        f.kernel = eml__ref_batchnorm;
-    } else if (op == EML_OP_InstanceNormalization) {
-        f.prepare = eml__instancenorm_prepare;
-        f.infer = eml__instancenorm_infer;
-        f.kernel = eml__ref_instancenorm;
-    } else {
-        f.prepare = eml__layernorm_prepare;
-        f.infer = eml__layernorm_infer;
-        f.kernel = eml__ref_layernorm;
-    }
-    return f;
-}
-
 static eml_status op_prepare(op_run *r)
 {
     eml_prepare_ctx ctx = {r->node, r->op, r->opset, r->params.bytes, &r->diag};
-    return op_fns(r->op).prepare(&ctx);
+    return eml__op_info(r->op)->prepare(&ctx);
 }
 
 /* Infers the outputs, allocates them and runs the kernel. */
 static eml_status op_exec(op_run *r, eml_tensor *in, int32_t n_in)
 {
-    eml_op_info fns = op_fns(r->op);
-    const eml_op_info *info = &fns;
+    const eml_op_info *info = eml__op_info(r->op);
     for (int32_t k = 0; k < r->n_out; k++)
         free(r->out[k].data);
     memset(r->out, 0, sizeof(r->out));

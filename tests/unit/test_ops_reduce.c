@@ -67,46 +67,16 @@ static void attr_ints(op_run *r, const char *name, const int64_t *v, size_t n)
     a->count = n;
 }
 
-/* The family's functions, named directly (the op table's weak references would not pull them
- * out of the static library). */
-static eml_op_info op_fns(eml_op_id op)
-{
-    eml_op_info f = *eml__op_info(op);
-    if (op == EML_OP_ArgMax || op == EML_OP_ArgMin) {
-        f.prepare = eml__argminmax_prepare;
-        f.infer = eml__argminmax_infer;
-        f.kernel = eml__ref_argminmax;
-    } else if (op == EML_OP_Softmax || op == EML_OP_LogSoftmax || op == EML_OP_Hardmax) {
-        f.prepare = eml__softmax_prepare;
-        f.infer = eml__softmax_infer;
-        f.kernel = eml__ref_softmax;
-    } else if (op == EML_OP_CumSum) {
-        f.prepare = eml__cumsum_prepare;
-        f.infer = eml__cumsum_infer;
-        f.kernel = eml__ref_cumsum;
-    } else if (op == EML_OP_TopK) {
-        f.prepare = eml__topk_prepare;
-        f.infer = eml__topk_infer;
-        f.kernel = eml__ref_topk;
-    } else {
-        f.prepare = eml__reduce_prepare;
-        f.infer = eml__reduce_infer;
-        f.kernel = eml__ref_reduce;
-    }
-    return f;
-}
-
 static eml_status op_prepare(op_run *r)
 {
     eml_prepare_ctx ctx = {r->node, r->op, r->opset, r->params.bytes, &r->diag};
-    return op_fns(r->op).prepare(&ctx);
+    return eml__op_info(r->op)->prepare(&ctx);
 }
 
 /* Infers the outputs, allocates them and runs the kernel. */
 static eml_status op_exec(op_run *r, eml_tensor *in, int32_t n_in)
 {
-    eml_op_info fns = op_fns(r->op);
-    const eml_op_info *info = &fns;
+    const eml_op_info *info = eml__op_info(r->op);
     for (int32_t k = 0; k < r->n_out; k++)
         free(r->out[k].data);
     memset(r->out, 0, sizeof(r->out));
@@ -588,7 +558,8 @@ EML_TEST(cumsum_integers_and_bad_axis)
     op_run r;
     op_init(&r, "CumSum", 11, 2, 1);
     REQUIRE_OK(op_prepare(&r), &r.diag);
-    eml_tensor ins[2] = {tens(EML_DTYPE_I64, x, 1, DIMS(3)), tens(EML_DTYPE_I64, &axis, 1, DIMS(1))};
+    eml_tensor ins[2] = {tens(EML_DTYPE_I64, x, 1, DIMS(3)),
+                         tens(EML_DTYPE_I64, &axis, 1, DIMS(1))};
     REQUIRE_OK(op_exec(&r, ins, 2), &r.diag);
     check_i64(&r.out[0], (const int64_t[]){(int64_t)1 << 62, ((int64_t)1 << 62) + 1,
                                            ((int64_t)1 << 62) - 4}, 3);
@@ -620,7 +591,8 @@ EML_TEST(topk_largest_smallest_ties)
 {
     float x[] = {3, 1, 3, 2, 0, -1, 5, 5, 7, 7, 7, 7};
     int64_t k = 3;
-    eml_tensor ins[2] = {tens(EML_DTYPE_F32, x, 2, DIMS(3, 4)), tens(EML_DTYPE_I64, &k, 1, DIMS(1))};
+    eml_tensor ins[2] = {tens(EML_DTYPE_F32, x, 2, DIMS(3, 4)),
+                         tens(EML_DTYPE_I64, &k, 1, DIMS(1))};
     op_run r;
     op_init(&r, "TopK", 11, 2, 2);
     attr_int(&r, "axis", 1);

@@ -4,7 +4,7 @@
 
 /* Mean and population variance of x[base + j], j < n. */
 EML_REDUCE_INLINE void row_stats(const void *x, eml_dtype dt, int64_t base, int64_t n, double *mean,
-                              double *var)
+                                 double *var)
 {
     double sum = 0.0;
     for (int64_t j = 0; j < n; j++)
@@ -21,7 +21,7 @@ EML_REDUCE_INLINE void row_stats(const void *x, eml_dtype dt, int64_t base, int6
 
 /* y = x * a + b over a contiguous run. */
 EML_REDUCE_INLINE void scale_shift(const void *x, void *y, eml_dtype dt, int64_t base, int64_t n,
-                                double a, double b)
+                                   double a, double b)
 {
     for (int64_t j = 0; j < n; j++)
         eml__elem_store_f(y, dt, base + j, eml__elem_load_f(x, dt, base + j) * a + b);
@@ -30,7 +30,7 @@ EML_REDUCE_INLINE void scale_shift(const void *x, void *y, eml_dtype dt, int64_t
 /* ---- BatchNormalization ---- */
 
 EML_REDUCE_INLINE void batchnorm_run(const eml_kernel_ctx *ctx, eml_dtype dt, int64_t batch,
-                                  int64_t channels, int64_t inner)
+                                     int64_t channels, int64_t inner)
 {
     const eml_batchnorm_params *p = ctx->params;
     const void *x = ctx->inputs[0].data;
@@ -92,7 +92,7 @@ eml_status eml__ref_batchnorm(const eml_kernel_ctx *ctx)
 /* ---- InstanceNormalization ---- */
 
 EML_REDUCE_INLINE void instancenorm_run(const eml_kernel_ctx *ctx, eml_dtype dt, int64_t batch,
-                                     int64_t channels, int64_t inner)
+                                        int64_t channels, int64_t inner)
 {
     const eml_instancenorm_params *p = ctx->params;
     const void *x = ctx->inputs[0].data;
@@ -130,7 +130,7 @@ eml_status eml__ref_instancenorm(const eml_kernel_ctx *ctx)
 /* ---- LayerNormalization ---- */
 
 EML_REDUCE_INLINE void layernorm_run(const eml_kernel_ctx *ctx, eml_dtype dt, int64_t outer,
-                                  int64_t inner)
+                                     int64_t inner)
 {
     const eml_layernorm_params *p = ctx->params;
     const void *x = ctx->inputs[0].data;

@@ -72,7 +72,7 @@ static void red_iter_init(red_iter *it, const int64_t *dims, int rank, uint32_t 
 
 /* Advances an odometer over dims and returns the next offset. */
 EML_REDUCE_INLINE int64_t step(int n, const int64_t *dims, const int64_t *strides, int64_t *idx,
-                            int64_t off)
+                               int64_t off)
 {
     for (int d = n - 1; d >= 0; d--) {
         off += strides[d];
@@ -87,8 +87,8 @@ EML_REDUCE_INLINE int64_t step(int n, const int64_t *dims, const int64_t *stride
 /* ---- float types: accumulate in double ---- */
 
 /* Max (or min) over the reduced elements; a NaN wins, as in numpy. */
-EML_REDUCE_INLINE double red_extreme_f(const red_iter *it, const void *x, eml_dtype dt, int64_t base,
-                                    bool is_min)
+EML_REDUCE_INLINE double red_extreme_f(const red_iter *it, const void *x, eml_dtype dt,
+                                       int64_t base, bool is_min)
 {
     int64_t idx[EML_MAX_RANK] = {0};
     int64_t off = base;
@@ -103,7 +103,7 @@ EML_REDUCE_INLINE double red_extreme_f(const red_iter *it, const void *x, eml_dt
 }
 
 EML_REDUCE_INLINE double reduce_one_f(const red_iter *it, int kind, const void *x, eml_dtype dt,
-                                   int64_t base)
+                                      int64_t base)
 {
     if (kind == EML_REDUCE_MAX || kind == EML_REDUCE_MIN)
         return red_extreme_f(it, x, dt, base, kind == EML_REDUCE_MIN);
@@ -142,7 +142,9 @@ EML_REDUCE_INLINE double reduce_one_f(const red_iter *it, int kind, const void *
 
 EML_REDUCE_INLINE uint64_t load_bits(const void *x, eml_dtype dt, int64_t i)
 {
-    return eml__elem_is_sint(dt) ? (uint64_t)eml__elem_load_s(x, dt, i) : eml__elem_load_u(x, dt, i);
+    if (eml__elem_is_sint(dt))
+        return (uint64_t)eml__elem_load_s(x, dt, i);
+    return eml__elem_load_u(x, dt, i);
 }
 
 EML_REDUCE_INLINE double bits_to_f(uint64_t u, bool sgn)
@@ -197,7 +199,7 @@ EML_REDUCE_INLINE double red_max_i(const red_iter *it, const void *x, eml_dtype 
 }
 
 EML_REDUCE_INLINE uint64_t reduce_one_i(const red_iter *it, int kind, const void *x, eml_dtype dt,
-                                     int64_t base)
+                                        int64_t base)
 {
     bool sgn = eml__elem_is_sint(dt);
     int64_t idx[EML_MAX_RANK] = {0};
@@ -241,7 +243,8 @@ EML_REDUCE_INLINE uint64_t reduce_one_i(const red_iter *it, int kind, const void
     }
 }
 
-EML_REDUCE_INLINE void reduce_run(const red_iter *it, int kind, const void *x, void *y, eml_dtype dt)
+EML_REDUCE_INLINE void reduce_run(const red_iter *it, int kind, const void *x, void *y,
+                                  eml_dtype dt)
 {
     int64_t idx[EML_MAX_RANK] = {0};
     int64_t base = 0;
@@ -290,7 +293,7 @@ eml_status eml__ref_reduce(const eml_kernel_ctx *ctx)
 /* True when element a should replace the best so far, b. Ties keep the first index unless
  * select_last; for floats the first NaN wins, as in numpy. */
 EML_REDUCE_INLINE bool arg_better(const void *x, eml_dtype dt, int64_t a, int64_t b, bool is_min,
-                               bool last)
+                                  bool last)
 {
     if (eml__elem_is_float(dt)) {
         double va = eml__elem_load_f(x, dt, a), vb = eml__elem_load_f(x, dt, b);
@@ -315,7 +318,7 @@ EML_REDUCE_INLINE bool arg_better(const void *x, eml_dtype dt, int64_t a, int64_
 }
 
 EML_REDUCE_INLINE void argminmax_run(const void *x, int64_t *y, eml_dtype dt, int64_t outer,
-                                  int64_t n, int64_t inner, bool is_min, bool last)
+                                     int64_t n, int64_t inner, bool is_min, bool last)
 {
     for (int64_t o = 0; o < outer; o++) {
         for (int64_t i = 0; i < inner; i++) {
@@ -359,7 +362,7 @@ eml_status eml__ref_argminmax(const eml_kernel_ctx *ctx)
 /* ---- CumSum ---- */
 
 EML_REDUCE_INLINE void cumsum_run(const void *x, void *y, eml_dtype dt, int64_t outer, int64_t n,
-                               int64_t inner, bool exclusive, bool reverse)
+                                  int64_t inner, bool exclusive, bool reverse)
 {
     for (int64_t o = 0; o < outer; o++) {
         for (int64_t i = 0; i < inner; i++) {

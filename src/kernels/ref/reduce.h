@@ -116,7 +116,7 @@ static inline uint64_t eml__elem_sat_u64(double v)
 
 /* Splits a shape around one axis: outer = dims before it, n = its size, inner = dims after. */
 static inline void eml__reduce_axis_split(const int64_t *dims, int rank, int axis, int64_t *outer,
-                                   int64_t *n, int64_t *inner)
+                                          int64_t *n, int64_t *inner)
 {
     *outer = 1;
     *inner = 1;

@@ -2,7 +2,7 @@
 #include "kernels/ref/reduce.h"
 
 EML_REDUCE_INLINE void softmax_run(int kind, const void *x, void *y, eml_dtype dt, int64_t outer,
-                                int64_t n, int64_t inner)
+                                   int64_t n, int64_t inner)
 {
     for (int64_t o = 0; o < outer; o++) {
         for (int64_t i = 0; i < inner; i++) {

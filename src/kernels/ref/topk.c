@@ -27,7 +27,7 @@ EML_REDUCE_INLINE uint64_t sort_key(const void *x, eml_dtype dt, int64_t i)
 }
 
 EML_REDUCE_INLINE void row_keys(const void *x, eml_dtype dt, int64_t base, int64_t n, int64_t inner,
-                             bool largest, uint64_t *keys)
+                                bool largest, uint64_t *keys)
 {
     for (int64_t j = 0; j < n; j++) {
         uint64_t k = sort_key(x, dt, base + j * inner);
