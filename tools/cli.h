@@ -19,6 +19,7 @@ typedef int (*cli_command_fn)(int argc, char **argv);
 
 int cli_info(int argc, char **argv);
 int cli_run(int argc, char **argv);
+int cli_bench(int argc, char **argv);
 
 /* Prints the one `error: ...` line on stderr (newlines in the text become spaces) and returns
  * `code`. */
@@ -47,5 +48,43 @@ void cli_json_string(FILE *f, const char *s);
 /* Loads a model with an env of n_threads (0: one per CPU). On failure prints the error and returns
  * CLI_FAIL with nothing to free. */
 int cli_load_model(const char *path, uint32_t n_threads, eml_env **env, eml_graph **graph);
+
+/* ---- feeding graph inputs from files (run, bench) ---- */
+
+/* Image preprocessing asked on the command line (run's --mean, --std, --layout). */
+typedef struct cli_image_args {
+    float mean[4], std[4];
+    int n_mean, n_std; /* values given: 0, 1 (applies to every channel) or one per channel */
+    int layout;        /* -1: from the input's shape; 0: nchw; 1: nhwc */
+} cli_image_args;
+
+/* The tensors that feed a graph's inputs, read from `[NAME=]FILE` arguments. */
+typedef struct cli_inputs {
+    size_t count;        /* the graph's inputs */
+    eml_tensor *tensors; /* one per input, graph order; data NULL when not read (the default) */
+    const char **files;  /* per input: the file that feeds it (borrowed from argv), or NULL */
+} cli_inputs;
+
+/* Index of the graph input named name[0..len), or -1. */
+int cli_find_input(const eml_graph *graph, const char *name, size_t len);
+/* "'a', 'b'" (or "none"): the graph's input names, for error messages. */
+const char *cli_input_names(char *buf, size_t cap, const eml_graph *graph);
+/* True when dims/rank fit the declared shape of v (rank, static dims; unknown rank fits all). */
+int cli_dims_fit(const eml_value_info *v, const int64_t *dims, int rank);
+
+/* One empty entry per graph input. Returns CLI_OK or CLI_FAIL (printed); free it either way. */
+int cli_inputs_init(cli_inputs *in, const eml_graph *graph);
+/* Matches specs to inputs: NAME=FILE by name, the others in graph order to the inputs without a
+ * default first, then to those with one. With require_all, an input without a default that no
+ * file feeds is an error. Returns CLI_OK or CLI_FAIL (printed). */
+int cli_inputs_assign(cli_inputs *in, const eml_graph *graph, const char *const *specs,
+                      int n_specs, int require_all);
+/* Reads each assigned file (images with img, NULL for the defaults) and checks its dtype and
+ * shape against the input's; prints one "input ..." line per file on log unless NULL.
+ * Returns CLI_OK or CLI_FAIL (printed). */
+int cli_inputs_read(cli_inputs *in, eml_env *env, const eml_graph *graph,
+                    const cli_image_args *img, FILE *log);
+/* Frees what was read; env is the one the files were read with. */
+void cli_inputs_free(cli_inputs *in, eml_env *env);
 
 #endif

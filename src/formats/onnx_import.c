@@ -201,7 +201,9 @@ static eml_status resolve_node(eml_onnx_loader *ld, eml_node *n)
 {
     eml_diag *diag = ld->diag;
     bool any_op = (ld->flags & EML_ONNX_LOAD_ANY_OP) != 0;
-    if (!is_default_domain(n->domain)) {
+    eml_op_id op = eml__op_find(n->domain, n->op_type);
+    const eml_op_info *info = eml__op_info(op);
+    if (!is_default_domain(n->domain) && !info) {
         if (any_op)
             return EML_OK;
         node_where(ld, n);
@@ -214,12 +216,10 @@ static eml_status resolve_node(eml_onnx_loader *ld, eml_node *n)
             return EML_OK;
         node_where(ld, n);
         return eml__diag(diag, EML_EGRAPH,
-                         "invalid model: node '%s' (%s) uses the default domain, which the model "
-                         "does not import (opset_import)",
-                         n->name, n->op_type);
+                         "invalid model: node '%s' (%s) uses domain '%s', which the model does "
+                         "not import (opset_import)",
+                         n->name, n->op_type, n->domain);
     }
-    eml_op_id op = eml__op_find(n->op_type);
-    const eml_op_info *info = eml__op_info(op);
     if (!info || n->opset < info->since) {
         if (any_op)
             return EML_OK;

@@ -7,7 +7,7 @@
 #include "kernels/kernel.h"
 
 typedef enum eml_op_id {
-#define EML_OP(name, since, min_in, max_in, min_out, max_out, prepare, infer, kernel)               \
+#define EML_OP(name, domain, since, min_in, max_in, min_out, max_out, prepare, infer, kernel)               \
     EML_OP_##name,
 #include "graph/ops.def"
 #undef EML_OP
@@ -54,7 +54,8 @@ typedef eml_status (*eml_infer_fn)(eml_infer_ctx *ctx);
 
 typedef struct eml_op_info {
     const char *name;
-    int32_t since;          /* first default-domain opset defining the op */
+    const char *domain;     /* "" for ONNX's default domain */
+    int32_t since;          /* first opset of its domain defining the op */
     int32_t min_inputs, max_inputs;   /* max -1: variadic */
     int32_t min_outputs, max_outputs;
     eml_prepare_fn prepare;
@@ -62,8 +63,9 @@ typedef struct eml_op_info {
     eml_kernel_fn kernel;   /* NULL for ops the runtime runs itself (If) */
 } eml_op_info;
 
-/* EML_OP_UNKNOWN when the name is not a supported default-domain op. */
-eml_op_id eml__op_find(const char *name);
+/* EML_OP_UNKNOWN when (domain, name) is not a supported op; domain "" or "ai.onnx" is ONNX's
+ * default domain. */
+eml_op_id eml__op_find(const char *domain, const char *name);
 const eml_op_info *eml__op_info(eml_op_id op);
 
 /* ---- helpers for prepare: read attributes, refuse what is not supported ---- */

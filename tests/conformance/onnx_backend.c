@@ -73,7 +73,7 @@ static void scan_graph(usage *u, const Onnx__GraphProto *g)
         const Onnx__NodeProto *node = g->node[n];
         bool default_domain = !node->domain || !node->domain[0] ||
                               strcmp(node->domain, "ai.onnx") == 0;
-        if (!default_domain || eml__op_find(node->op_type) == EML_OP_UNKNOWN) {
+        if (!default_domain || eml__op_find("", node->op_type) == EML_OP_UNKNOWN) {
             if (u->all_in_list)
                 snprintf(u->first_missing, sizeof(u->first_missing), "%s", node->op_type);
             u->all_in_list = false;

@@ -81,7 +81,7 @@ static inline void op_init(op_run *r, const char *op_type, int32_t opset, int32_
             r->fn = &fns[i];
     }
     REQUIRE(r->fn);
-    r->op = eml__op_find(op_type);
+    r->op = eml__op_find("", op_type);
     REQUIRE(r->op != EML_OP_UNKNOWN);
     r->opset = opset;
     r->node->opset = opset;

@@ -377,8 +377,8 @@ static eml_graph *built_graph(eml_env *env)
     g->values[z].producer = 2;
     /* the importer resolves ops; so does this graph, for an equal comparison */
     for (size_t i = 0; i < g->n_nodes; i++)
-        g->nodes[i].op = eml__op_find(g->nodes[i].op_type);
-    sub->nodes[0].op = eml__op_find("Neg");
+        g->nodes[i].op = eml__op_find("", g->nodes[i].op_type);
+    sub->nodes[0].op = eml__op_find("", "Neg");
     REQUIRE(eml__graph_verify(g, NULL, NULL) == EML_OK);
     return g;
 }

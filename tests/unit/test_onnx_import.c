@@ -266,7 +266,7 @@ static void expect_error(const Onnx__ModelProto *m, uint32_t flags, eml_status s
 
 static bool has_prepare(const char *op)
 {
-    const eml_op_info *info = eml__op_info(eml__op_find(op));
+    const eml_op_info *info = eml__op_info(eml__op_find("", op));
     return info && info->prepare;
 }
 
@@ -282,7 +282,7 @@ EML_TEST(relu_structure)
     REQUIRE_OK(eml_graph_input(g, 0, &vi), NULL);
     CHECK(strcmp(vi.name, "x") == 0 && vi.dtype == EML_DTYPE_F32 && vi.rank == 2);
     CHECK(vi.dims[0] == 1 && vi.dims[1] == 4 && !vi.has_default);
-    CHECK(g->n_nodes == 1 && g->nodes[0].op == eml__op_find("Relu"));
+    CHECK(g->n_nodes == 1 && g->nodes[0].op == eml__op_find("", "Relu"));
     CHECK(g->nodes[0].opset == 13 && strcmp(g->nodes[0].name, "relu") == 0);
     int32_t y = eml__graph_find(g, "y");
     CHECK(y >= 0 && g->values[y].producer == 0);

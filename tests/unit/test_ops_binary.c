@@ -28,7 +28,7 @@ static void fx_init(fixture *f, const char *op, int32_t opset, int32_t n_inputs,
     REQUIRE(eml_env_create(NULL, &f->env) == EML_OK);
     REQUIRE(eml__graph_create(f->env, NULL, &f->g) == EML_OK);
     REQUIRE(eml__graph_add_node(f->g, "n0", op, "", n_inputs, 1, n_attrs, &f->node) == EML_OK);
-    f->op = eml__op_find(op);
+    f->op = eml__op_find("", op);
     REQUIRE(f->op != EML_OP_UNKNOWN);
     f->opset = opset;
     eml_diag_init(&f->diag);

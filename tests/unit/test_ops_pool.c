@@ -52,7 +52,7 @@ static void op_begin(op_case *c, const char *op, int32_t opset, int n_out)
     for (int i = 0; i < n_out; i++)
         c->node->outputs[i] = i;   /* present outputs; the ids are not looked at */
     c->node->n_attrs = 0;
-    c->node->op = eml__op_find(op);
+    c->node->op = eml__op_find("", op);
     c->node->opset = opset;
     REQUIRE(c->node->op != EML_OP_UNKNOWN);
     c->n_out = n_out;
@@ -523,7 +523,7 @@ EML_TEST(lrn_window_over_channels)
 EML_TEST(op_table_agrees)
 {
     for (size_t i = 0; i < sizeof(op_fns) / sizeof(op_fns[0]); i++) {
-        const eml_op_info *info = eml__op_info(eml__op_find(op_fns[i].op));
+        const eml_op_info *info = eml__op_info(eml__op_find("", op_fns[i].op));
         REQUIRE(info);
         CHECK(info->prepare == op_fns[i].prepare);
         CHECK(info->infer == op_fns[i].infer);

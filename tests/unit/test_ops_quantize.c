@@ -51,7 +51,7 @@ static void op_begin(op_case *c, const char *op, int32_t opset, int n_in, int n_
     REQUIRE(eml__graph_add_node(c->graph, "n0", op, "", n_in, n_out, MAX_ATTRS, &c->node) ==
             EML_OK);
     c->node->n_attrs = 0;
-    c->node->op = eml__op_find(op);
+    c->node->op = eml__op_find("", op);
     c->node->opset = opset;
     REQUIRE(c->node->op != EML_OP_UNKNOWN);
     c->n_out = n_out;
@@ -374,7 +374,7 @@ EML_TEST(dynamic_quantize_all_zero_input)
 EML_TEST(op_table_agrees)
 {
     for (size_t i = 0; i < sizeof(op_fns) / sizeof(op_fns[0]); i++) {
-        const eml_op_info *info = eml__op_info(eml__op_find(op_fns[i].op));
+        const eml_op_info *info = eml__op_info(eml__op_find("", op_fns[i].op));
         REQUIRE(info != NULL);
         CHECK(info->prepare == op_fns[i].prepare);
         CHECK(info->infer == op_fns[i].infer);

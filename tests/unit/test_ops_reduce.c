@@ -32,7 +32,7 @@ static void op_init(op_run *r, const char *op_type, int32_t opset, int32_t n_in,
     REQUIRE(eml__graph_create(r->env, NULL, &r->g) == EML_OK);
     REQUIRE(eml__graph_add_node(r->g, "n0", op_type, "", n_in, n_out, 8, &r->node) == EML_OK);
     r->node->n_attrs = 0; /* counts the attributes set below */
-    r->op = eml__op_find(op_type);
+    r->op = eml__op_find("", op_type);
     REQUIRE(r->op != EML_OP_UNKNOWN);
     r->opset = opset;
     r->node->opset = opset;

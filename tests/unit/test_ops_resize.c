@@ -29,7 +29,7 @@ static void fx_init(fixture *f, const char *op, int32_t opset, int32_t n_inputs)
     REQUIRE_OK(eml__graph_create(f->env, NULL, &f->g), NULL);
     REQUIRE_OK(eml__graph_add_node(f->g, "node0", op, "", n_inputs, 1, 8, &f->node), NULL);
     f->node->n_attrs = 0; /* attributes are appended by fx_attr_* */
-    f->op = eml__op_find(op);
+    f->op = eml__op_find("", op);
     REQUIRE(f->op != EML_OP_UNKNOWN);
     f->opset = opset;
     eml_diag_init(&f->diag);

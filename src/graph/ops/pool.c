@@ -116,6 +116,7 @@ eml_status eml__pool_infer(eml_infer_ctx *ctx)
     eml__set_output(ctx, 0, x->dtype, dims, x->rank);
     if (p->is_max && ctx->n_outputs > 1)
         eml__set_output(ctx, 1, EML_DTYPE_I64, dims, x->rank);
+    ctx->scratch_bytes = eml__pool_scratch_bytes(&g);
     return EML_OK;
 }
 

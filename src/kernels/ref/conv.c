@@ -12,6 +12,9 @@ bool eml__conv_out_dim(int32_t auto_pad, int64_t in, int64_t effective_kernel, i
                        int64_t *out, int64_t *pad_begin, int64_t *pad_end)
 {
     int64_t o = 0, pb = 0, pe = 0;
+    /* attributes are at most INT32_MAX (prepare); a dim this large has no data behind it */
+    if (in > INT64_MAX / 4 || effective_kernel > INT64_MAX / 4)
+        return false;
     if (auto_pad == EML_AUTO_PAD_SAME_UPPER || auto_pad == EML_AUTO_PAD_SAME_LOWER) {
         o = (in + stride - 1) / stride;
         int64_t total = EML_MAX((o - 1) * stride + effective_kernel - in, 0);
@@ -55,7 +58,8 @@ static bool transpose_out_dim(const eml_conv_params *p, int i, int ns, int64_t i
                               int64_t stride, int64_t *out, int64_t *pb, int64_t *pe)
 {
     int64_t adj = p->output_padding_count > 0 ? p->output_padding[i] : 0;
-    if (in > 1 && stride > (INT64_MAX / 4) / (in - 1))
+    if (in > INT64_MAX / 4 || ek > INT64_MAX / 4 ||
+        (in > 1 && stride > (INT64_MAX / 4) / (in - 1)))
         return false;
     int64_t full = stride * (in - 1) + adj + ek;
     int64_t o = -1;
@@ -145,8 +149,9 @@ eml_status eml__conv_geom(const eml_conv_params *p, const eml_tensor *x, const e
         if (p->kernel_count >= 0 && p->kernel[i] != k)
             return geom_fail(why, why_cap, "kernel_shape %lld differs from W's dim %lld",
                              (long long)p->kernel[i], (long long)k);
-        if (k <= 0)
-            return geom_fail(why, why_cap, "W has an empty kernel dim at %d", i + 2);
+        if (k <= 0 || k > INT32_MAX)
+            return geom_fail(why, why_cap, "W has a kernel dim of %lld at %d", (long long)k,
+                             i + 2);
         g->kernel[i] = k;
         g->stride[i] = p->strides_count > 0 ? p->strides[i] : 1;
         g->dilation[i] = p->dilations_count > 0 ? p->dilations[i] : 1;
@@ -472,7 +477,8 @@ eml_status eml__ref_conv(const eml_kernel_ctx *ctx)
     const int64_t chunk = eml__conv_chunk(P, K, elem);
     const bool pointwise = conv_is_pointwise(&g) && !is_half(dt);
     size_t off = 0;
-    void *col = pointwise ? NULL : eml__scratch_take(ctx->scratch, &off, (uint64_t)(K * chunk), elem);
+    void *col =
+        pointwise ? NULL : eml__scratch_take(ctx->scratch, &off, (uint64_t)(K * chunk), elem);
     float *wf = NULL, *yf = NULL;
     if (is_half(dt)) {
         wf = eml__scratch_take(ctx->scratch, &off, (uint64_t)(g.out_channels * K), 4);

@@ -73,7 +73,7 @@ void *eml__scratch_take(void *scratch, size_t *offset, uint64_t count, size_t el
 
 /* col[k][p - p0] for rows k of one group (channel c0 + k / kernel_size) and output positions
  * [p0, p1): the input value under the window, zero in the padding. x points at channel 0 of
- * one image. Types: f32 → f32, f64 → f64, f16/bf16 → f32, u8/i8 → int16 minus zero_point. */
+ * one image. Types: f32 → f32, f64 → f64, f16/bf16 → f32, u8/i8 → int16 less zero_point. */
 typedef struct eml_im2col_job {
     const eml_conv_geom *g;
     const void *x;

@@ -163,7 +163,8 @@ eml_status eml__ref_conv_transpose(const eml_kernel_ctx *ctx)
             char *yg = (char *)y->data + (size_t)((n * g.out_channels + m0) * Pout) * xelem;
             void *acc = half ? (void *)yf : (void *)yg;
             fill_bias(bias, dt, m0, Mg, Pout, acc);
-            const char *xg = (const char *)x->data + (size_t)((n * g.in_channels + c0) * Pin) * xelem;
+            const char *xg =
+                (const char *)x->data + (size_t)((n * g.in_channels + c0) * Pin) * xelem;
             for (int64_t p0 = 0; p0 < Pin; p0 += chunk) {
                 const int64_t np = EML_MIN(chunk, Pin - p0);
                 memset(col, 0, (size_t)(K * np) * elem_of(dt));

@@ -88,80 +88,127 @@ eml_status eml__pool_geom(const eml_pool_params *p, const eml_tensor *x, eml_con
 
 /* ---- AveragePool / MaxPool ---- */
 
+/* The window of one output coordinate along one axis: its first input position, the taps
+ * [klo, khi) that fall inside the input, and the size count_include_pad divides by (padding
+ * included, but not past the end padding that ceil_mode may reach). Computed once per call into
+ * scratch, so that the per-window work has no divisions. */
+typedef struct pool_axis {
+    int64_t start, klo, khi, padded;
+} pool_axis;
+
+size_t eml__pool_scratch_bytes(const eml_conv_geom *g)
+{
+    int64_t n = 0;
+    for (int d = 0; d < g->n_spatial; d++)
+        n += g->out[d];
+    return (size_t)n * sizeof(pool_axis);
+}
+
+static void fill_axes(const eml_conv_geom *g, pool_axis *table, const pool_axis **axis)
+{
+    for (int d = 0; d < g->n_spatial; d++) {
+        const int64_t dil = g->dilation[d];
+        axis[d] = table;
+        for (int64_t o = 0; o < g->out[d]; o++, table++) {
+            const int64_t start = o * g->stride[d] - g->pad_begin[d];
+            table->start = start;
+            table->klo = start < 0 ? (-start + dil - 1) / dil : 0;
+            table->khi = g->in[d] > start
+                             ? EML_MIN(g->kernel[d], (g->in[d] - start + dil - 1) / dil)
+                             : 0;
+            table->padded = EML_MIN(start + g->kernel[d], g->in[d] + g->pad_end[d]) - start;
+        }
+    }
+}
+
 typedef struct pool_job {
     const eml_conv_geom *g;
     const eml_pool_params *p;
+    const pool_axis *axis[EML_CONV_MAX_SPATIAL];
     const eml_tensor *x;
     eml_tensor *y;
     int64_t *indices;   /* MaxPool's optional second output, NULL when not asked for */
 } pool_job;
 
-/* One (n, c) plane: every output window, walked by an odometer over its valid kernel taps. */
+/* Indices are row-major offsets in the plane; storage_order 1 asks for column-major ones. */
+static int64_t column_major(const eml_conv_geom *g, int64_t offset)
+{
+    int64_t index = 0, scale = 1, coord[EML_CONV_MAX_SPATIAL];
+    for (int d = g->n_spatial - 1; d >= 0; d--) {
+        coord[d] = offset % g->in[d];
+        offset /= g->in[d];
+    }
+    for (int d = 0; d < g->n_spatial; d++) {
+        index += coord[d] * scale;
+        scale *= g->in[d];
+    }
+    return index;
+}
+
+/* One (n, c) plane: every output window, its valid taps walked as runs along the innermost axis
+ * with an odometer over the outer axes. */
 static void pool_plane(void *ctx, size_t plane)
 {
     const pool_job *j = ctx;
     const eml_conv_geom *g = j->g;
-    const int ns = g->n_spatial;
+    const int ns = g->n_spatial, last = ns - 1;
     const eml_dtype dt = j->x->dtype;
+    const bool is_max = j->p->is_max != 0;
+    const void *x = j->x->data;
     const int64_t x0 = (int64_t)plane * g->in_size, y0 = (int64_t)plane * g->out_size;
-    int64_t row_stride[EML_CONV_MAX_SPATIAL], col_stride[EML_CONV_MAX_SPATIAL];
+    const int64_t dil_last = g->dilation[last];
+    int64_t row_stride[EML_CONV_MAX_SPATIAL];
     eml__strides(g->in, ns, row_stride);
-    for (int d = 0; d < ns; d++)   /* storage_order 1: the spatial index in column-major order */
-        col_stride[d] = d == 0 ? 1 : col_stride[d - 1] * g->in[d - 1];
-    const int64_t *index_stride = j->p->storage_order ? col_stride : row_stride;
     int64_t o[EML_CONV_MAX_SPATIAL] = {0};
     for (int64_t q = 0; q < g->out_size; q++) {
-        int64_t start[EML_CONV_MAX_SPATIAL], klo[EML_CONV_MAX_SPATIAL], khi[EML_CONV_MAX_SPATIAL];
+        const pool_axis *a[EML_CONV_MAX_SPATIAL];
         int64_t k[EML_CONV_MAX_SPATIAL];
-        int64_t padded_count = 1;
+        int64_t padded = 1;
         bool empty = false;
         for (int d = 0; d < ns; d++) {
-            const int64_t dil = g->dilation[d];
-            start[d] = o[d] * g->stride[d] - g->pad_begin[d];
-            /* taps k with 0 <= start + k * dil < in */
-            klo[d] = start[d] < 0 ? (-start[d] + dil - 1) / dil : 0;
-            khi[d] = g->in[d] > start[d] ? EML_MIN(g->kernel[d], (g->in[d] - start[d] + dil - 1) / dil)
-                                         : 0;
-            empty = empty || klo[d] >= khi[d];
-            k[d] = klo[d];
-            /* count_include_pad counts the padding but not past the end padding (ceil_mode) */
-            int64_t end = EML_MIN(start[d] + g->kernel[d], g->in[d] + g->pad_end[d]);
-            padded_count *= end - start[d];
+            a[d] = &j->axis[d][o[d]];
+            padded *= a[d]->padded;
+            empty = empty || a[d]->klo >= a[d]->khi;
+            k[d] = a[d]->klo;
         }
         double best = lowest(dt), sum = 0.0;
-        int64_t best_index = -1, count = 0;
+        int64_t best_off = -1, count = 0;
         while (!empty) {
-            int64_t off = 0, index = 0;
-            for (int d = 0; d < ns; d++) {
-                int64_t i = start[d] + k[d] * g->dilation[d];
-                off += i * row_stride[d];
-                index += i * index_stride[d];
+            int64_t off = a[last]->start;
+            for (int d = 0; d < last; d++)
+                off += (a[d]->start + k[d] * g->dilation[d]) * row_stride[d];
+            for (int64_t t = a[last]->klo; t < a[last]->khi; t++) {
+                const int64_t i = off + t * dil_last;
+                const double v = load(dt, x, x0 + i);
+                if (!is_max) {
+                    sum += v;
+                } else if (v > best || (best_off < 0 && v == best)) {
+                    best = v;   /* the first maximum wins; NaN never does */
+                    best_off = i;
+                }
             }
-            double v = load(dt, j->x->data, x0 + off);
-            if (v > best || (best_index < 0 && v == best)) {
-                best = v;
-                best_index = index;
-            }
-            sum += v;
-            count++;
-            int d = ns - 1;
+            count += a[last]->khi - a[last]->klo;
+            int d = last - 1;
             for (; d >= 0; d--) {
-                if (++k[d] < khi[d])
+                if (++k[d] < a[d]->khi)
                     break;
-                k[d] = klo[d];
+                k[d] = a[d]->klo;
             }
             if (d < 0)
                 break;
         }
-        if (j->p->is_max) {
+        if (is_max) {
             store(dt, j->y->data, y0 + q, best);
-            if (j->indices)
-                j->indices[y0 + q] = best_index < 0 ? -1 : x0 + best_index;
+            if (j->indices && best_off < 0)
+                j->indices[y0 + q] = -1;
+            else if (j->indices)
+                j->indices[y0 + q] =
+                    x0 + (j->p->storage_order ? column_major(g, best_off) : best_off);
         } else {
-            int64_t divisor = j->p->count_include_pad ? padded_count : count;
+            int64_t divisor = j->p->count_include_pad ? padded : count;
             store(dt, j->y->data, y0 + q, divisor > 0 ? sum / (double)divisor : NAN);
         }
-        for (int d = ns - 1; d >= 0; d--) {
+        for (int d = last; d >= 0; d--) {
             if (++o[d] < g->out[d])
                 break;
             o[d] = 0;
@@ -177,7 +224,8 @@ eml_status eml__ref_pool(const eml_kernel_ctx *ctx)
     eml_status st = eml__pool_geom(p, &ctx->inputs[0], &g, why, sizeof(why));
     if (st != EML_OK)
         return eml__diag(ctx->diag, st, "pool: %s", why);
-    pool_job j = {&g, p, &ctx->inputs[0], &ctx->outputs[0], NULL};
+    pool_job j = {.g = &g, .p = p, .x = &ctx->inputs[0], .y = &ctx->outputs[0]};
+    fill_axes(&g, ctx->scratch, j.axis);
     if (p->is_max && ctx->n_outputs > 1 && ctx->outputs[1].data)
         j.indices = ctx->outputs[1].data;
     const int64_t planes = g.batch * g.in_channels;

@@ -34,6 +34,9 @@ EML_PARAMS_FIT(eml_lrn_params);
 eml_status eml__pool_geom(const eml_pool_params *p, const eml_tensor *x, eml_conv_geom *g,
                           char *why, size_t why_cap);
 
+/* Scratch bytes the AveragePool/MaxPool kernel needs for geometry g (infer asks for them). */
+size_t eml__pool_scratch_bytes(const eml_conv_geom *g);
+
 eml_status eml__pool_prepare(eml_prepare_ctx *ctx);
 eml_status eml__pool_infer(eml_infer_ctx *ctx);
 eml_status eml__global_pool_prepare(eml_prepare_ctx *ctx);

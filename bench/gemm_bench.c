@@ -1,0 +1,235 @@
+/* Benchmark of the f32 GEMM engine: measures the FMA peak of one core, then GFLOP/s of every
+ * micro-kernel this CPU runs on square and conv-shaped products at 1 and 2 threads (medians).
+ * Usage: bench_gemm [seconds per measurement, default 0.3] [kernel name substring] */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/core.h"
+#include "kernels/gemm.h"
+
+#define REPEATS 5
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(double), cmp_double);
+    return v[n / 2];
+}
+
+/* ---- FMA peak: independent chains of register FMAs (latency 4-5 cycles, 2 pipes: 16 chains
+ * keep both pipes busy on every current core) ---- */
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define PEAK_CHAINS 16
+#define PEAK_BODY(VEC, SET1, FMA, ADD, STORE, LANES)                                               \
+    VEC acc[PEAK_CHAINS];                                                                          \
+    for (int i = 0; i < PEAK_CHAINS; i++)                                                          \
+        acc[i] = SET1(1.0f + (float)i * 1e-3f);                                                    \
+    const VEC x = SET1(0.999999f), y = SET1(1e-7f);                                                \
+    for (long it = 0; it < iters; it++) {                                                          \
+        _Pragma("GCC unroll 16") for (int i = 0; i < PEAK_CHAINS; i++) acc[i] =                    \
+            FMA(acc[i], x, y);                                                                     \
+    }                                                                                              \
+    VEC s = acc[0];                                                                                \
+    for (int i = 1; i < PEAK_CHAINS; i++)                                                          \
+        s = ADD(s, acc[i]);                                                                        \
+    float out[LANES];                                                                              \
+    STORE(out, s);                                                                                 \
+    return out[0];
+
+__attribute__((target("avx512f"))) static float peak_avx512(long iters)
+{
+    PEAK_BODY(__m512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps, _mm512_storeu_ps, 16)
+}
+
+__attribute__((target("avx2,fma"))) static float peak_avx2(long iters)
+{
+    PEAK_BODY(__m256, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps, _mm256_storeu_ps, 8)
+}
+#endif
+
+static volatile float sink;
+
+/* GFLOP/s of one core's FMA chains for an ISA (0 when there is no peak loop for it). */
+static double measure_peak(uint32_t isa, double seconds)
+{
+    float (*fn)(long) = NULL;
+    int lanes = 0;
+#if defined(__x86_64__)
+    if (isa == EML_ISA_X86_AVX512) {
+        fn = peak_avx512;
+        lanes = 16;
+    } else if (isa == EML_ISA_X86_AVX2) {
+        fn = peak_avx2;
+        lanes = 8;
+    }
+#endif
+    if (!fn)
+        return 0;
+    long iters = 1 << 16;
+    double v[REPEATS];
+    for (int r = 0; r < REPEATS; r++) {
+        double t;
+        for (;;) {
+            double t0 = now_s();
+            sink = fn(iters);
+            t = now_s() - t0;
+            if (t >= seconds)
+                break;
+            iters = (long)((double)iters * (t > 0 ? 1.3 * seconds / t : 4.0)) + 1;
+        }
+        v[r] = (double)iters * PEAK_CHAINS * lanes * 2.0 / t * 1e-9;
+    }
+    return median(v, REPEATS);
+}
+
+/* ---- GEMM timing ---- */
+
+typedef struct shape {
+    const char *what;
+    size_t m, n, k;
+} shape;
+
+static const shape shapes[] = {
+    {"square", 256, 256, 256},
+    {"square", 512, 512, 512},
+    {"square", 1024, 1024, 1024},
+    {"square", 2048, 2048, 2048},
+    {"resnet 3x3 56x56x64", 3136, 64, 576},
+    {"conv1 3x3s2 112x112 (mbv2)", 12544, 32, 27},
+    {"resnet 3x3 14x14x256", 196, 256, 2304},
+    {"mbv2 1x1 56x56 24->144", 3136, 144, 24},
+    {"mbv2 1x1 7x7 320->1280", 49, 1280, 320},
+    {"fc 1x512 -> 1000", 1, 1000, 512},
+};
+
+static void fill(float *p, size_t n, uint32_t seed)
+{
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        p[i] = (float)(seed >> 8) / 16777216.0f - 0.5f;
+    }
+}
+
+static double time_gemm(const eml_f32_gemm_kernel *k, const shape *s, const float *a,
+                        const float *w, float *c, eml_pool *pool, double seconds)
+{
+    double flop = 2.0 * (double)s->m * (double)s->n * (double)s->k;
+    double v[REPEATS];
+    long reps = 1;
+    for (int r = 0; r < REPEATS; r++) {
+        double t;
+        for (;;) {
+            double t0 = now_s();
+            for (long i = 0; i < reps; i++)
+                eml__f32_gemm_run(k, s->m, s->n, s->k, a, s->k, w, c, s->n, -INFINITY, INFINITY,
+                                  pool);
+            t = now_s() - t0;
+            if (t >= seconds)
+                break;
+            reps = (long)((double)reps * (t > 0 ? 1.3 * seconds / t : 4.0)) + 1;
+        }
+        v[r] = flop * (double)reps / t * 1e-9;
+    }
+    return median(v, REPEATS);
+}
+
+int main(int argc, char **argv)
+{
+    double seconds = argc > 1 ? atof(argv[1]) : 0.3;
+    const char *filter = argc > 2 ? argv[2] : NULL;
+    if (seconds <= 0)
+        seconds = 0.3;
+    eml_env *env = NULL;
+    eml_env_options eo;
+    eml_env_options_init(&eo);
+    eo.n_threads = 1;
+    if (eml_env_create(&eo, &env) != EML_OK)
+        return 1;
+    eml_pool *pools[2] = {NULL, NULL};
+    if (eml__pool_create(env, 1, &pools[0]) != EML_OK || eml__pool_create(env, 2, &pools[1]))
+        return 1;
+
+    uint32_t feats = eml__cpu_features_detected();
+    printf("CPU features:%s%s%s\n", (feats & EML_ISA_X86_AVX2) == EML_ISA_X86_AVX2 ? " avx2+fma" : "",
+           (feats & EML_ISA_X86_AVX512) == EML_ISA_X86_AVX512 ? " avx512(f,bw,vl,dq)" : "",
+           (feats & EML_CPU_X86_AVX512VNNI) ? " avx512vnni" : "");
+    double peak_by_isa[3] = {0, 0, 0};
+    const uint32_t peak_isas[3] = {EML_ISA_NONE, EML_ISA_X86_AVX2, EML_ISA_X86_AVX512};
+    for (int i = 1; i < 3; i++)
+        if ((feats & peak_isas[i]) == peak_isas[i]) {
+            peak_by_isa[i] = measure_peak(peak_isas[i], seconds);
+            printf("FMA peak, 1 core, %s: %.1f GFLOP/s (median of %d)\n",
+                   eml__cpu_isa_name(peak_isas[i]), peak_by_isa[i], REPEATS);
+        }
+
+    size_t nk;
+    const eml_f32_gemm_kernel *ks = eml__f32_gemm_kernels(&nk);
+    size_t max_a = 0, max_c = 0, max_w = 0;
+    for (size_t si = 0; si < sizeof(shapes) / sizeof(shapes[0]); si++) {
+        max_a = EML_MAX(max_a, shapes[si].m * shapes[si].k);
+        max_c = EML_MAX(max_c, shapes[si].m * shapes[si].n);
+        max_w = EML_MAX(max_w, shapes[si].k * shapes[si].n);
+    }
+    float *a = aligned_alloc(64, (max_a * 4 + 63) / 64 * 64);
+    float *c = aligned_alloc(64, (max_c * 4 + 63) / 64 * 64);
+    float *b = malloc(max_w * 4);
+    float *bias = malloc(4096 * 4);
+    if (!a || !b || !c || !bias)
+        return 1;
+    fill(a, max_a, 1);
+    fill(b, max_w, 2);
+    fill(bias, 4096, 3);
+
+    printf("\n%-26s %-30s %6s %6s %6s %9s %6s %9s %6s\n", "kernel", "shape", "M", "N", "K",
+           "1T GF/s", "%pk", "2T GF/s", "%pk2");
+    for (size_t ki = 0; ki < nk; ki++) {
+        const eml_f32_gemm_kernel *k = &ks[ki];
+        if ((feats & k->isa) != k->isa || (filter && !strstr(k->name, filter)))
+            continue;
+        double peak = k->isa == EML_ISA_X86_AVX512 ? peak_by_isa[2]
+                      : k->isa == EML_ISA_X86_AVX2 ? peak_by_isa[1]
+                                                   : 0;
+        for (size_t si = 0; si < sizeof(shapes) / sizeof(shapes[0]); si++) {
+            const shape *s = &shapes[si];
+            if (k->isa == EML_ISA_NONE && s->m * s->n * s->k > (size_t)600 * 600 * 600)
+                continue; /* the reference is slow: skip the biggest */
+            float *w = aligned_alloc(64, (eml__f32_gemm_packed_bytes(k, s->n, s->k) + 63) / 64 * 64);
+            if (!w)
+                return 1;
+            eml__f32_gemm_pack(k, s->n, s->k, b, false, bias, w);
+            double g1 = time_gemm(k, s, a, w, c, pools[0], seconds);
+            double g2 = time_gemm(k, s, a, w, c, pools[1], seconds);
+            printf("%-26s %-30s %6zu %6zu %6zu %9.1f %5.0f%% %9.1f %5.0f%%\n", k->name + 9, s->what,
+                   s->m, s->n, s->k, g1, peak > 0 ? 100 * g1 / peak : 0, g2,
+                   peak > 0 ? 100 * g2 / (2 * peak) : 0);
+            fflush(stdout);
+            free(w);
+        }
+    }
+    free(a);
+    free(b);
+    free(c);
+    free(bias);
+    eml__pool_destroy(pools[0]);
+    eml__pool_destroy(pools[1]);
+    eml_env_destroy(env);
+    return 0;
+}

@@ -1,0 +1,163 @@
+/* The f32 GEMM driver: the kernel list and selection, weight packing, and tiling over the pool. */
+#include "kernels/gemm.h"
+
+static const eml_f32_gemm_kernel kernels[] = {
+#define EML_UKERNEL(isa, fn, mr, nr) {#fn, isa, mr, nr, fn},
+#include "kernels/lists/f32_gemm.inc"
+#undef EML_UKERNEL
+};
+
+#define KERNEL_COUNT (sizeof(kernels) / sizeof(kernels[0]))
+
+const eml_f32_gemm_kernel *eml__f32_gemm_kernels(size_t *count)
+{
+    *count = KERNEL_COUNT;
+    return kernels;
+}
+
+const eml_f32_gemm_kernel *eml__f32_gemm_select(void)
+{
+    for (size_t i = 0; i < KERNEL_COUNT; i++)
+        if (eml__cpu_has(kernels[i].isa))
+            return &kernels[i];
+    return &kernels[KERNEL_COUNT - 1]; /* the reference needs nothing: never reached */
+}
+
+/* Floats of one packed panel: NR bias floats, then K rows of NR weights. */
+static size_t panel_floats(const eml_f32_gemm_kernel *k, size_t kdim)
+{
+    return (size_t)k->nr * (kdim + 1);
+}
+
+size_t eml__f32_gemm_packed_bytes(const eml_f32_gemm_kernel *k, size_t n, size_t kdim)
+{
+    size_t panels = (n + k->nr - 1) / k->nr;
+    return panels * panel_floats(k, kdim) * sizeof(float);
+}
+
+void eml__f32_gemm_pack(const eml_f32_gemm_kernel *k, size_t n, size_t kdim, const float *b,
+                        bool b_is_nk, const float *bias, float *packed)
+{
+    const size_t nr = k->nr;
+    for (size_t n0 = 0; n0 < n; n0 += nr) {
+        const size_t cols = EML_MIN(nr, n - n0);
+        for (size_t j = 0; j < nr; j++)
+            packed[j] = bias && j < cols ? bias[n0 + j] : 0.0f;
+        float *dst = packed + nr;
+        if (b_is_nk) {
+            /* each output column is a contiguous row of B: read it in order */
+            for (size_t j = 0; j < cols; j++) {
+                const float *src = b + (n0 + j) * kdim;
+                for (size_t kk = 0; kk < kdim; kk++)
+                    dst[kk * nr + j] = src[kk];
+            }
+        } else {
+            for (size_t kk = 0; kk < kdim; kk++)
+                for (size_t j = 0; j < cols; j++)
+                    dst[kk * nr + j] = b[kk * n + n0 + j];
+        }
+        for (size_t kk = 0; kk < kdim; kk++)
+            for (size_t j = cols; j < nr; j++)
+                dst[kk * nr + j] = 0.0f;
+        packed += panel_floats(k, kdim);
+    }
+}
+
+typedef struct gemm_job {
+    const eml_f32_gemm_kernel *k;
+    size_t m, n, kdim;
+    const float *a;
+    size_t a_stride;
+    const float *w;
+    size_t w_panel; /* floats per packed panel */
+    float *c;
+    size_t c_stride;
+    eml_f32_minmax params;
+    size_t mb;         /* rows per task, a multiple of MR */
+    size_t nb;         /* columns per task, a multiple of NR */
+    size_t col_blocks; /* tasks across N */
+    size_t nc_cache;   /* columns per inner sweep over the task's rows, a multiple of NR */
+} gemm_job;
+
+static void gemm_task(void *ctx, size_t index)
+{
+    const gemm_job *j = ctx;
+    const size_t mr_tile = j->k->mr, nr = j->k->nr;
+    const size_t m0 = (index / j->col_blocks) * j->mb, n0 = (index % j->col_blocks) * j->nb;
+    const size_t m1 = EML_MIN(j->m, m0 + j->mb), n1 = EML_MIN(j->n, n0 + j->nb);
+    /* sweep the rows once per column chunk: the chunk's panels stay in cache across row tiles,
+     * and each row tile of A is reused across the chunk's panels */
+    for (size_t nc0 = n0; nc0 < n1; nc0 += j->nc_cache) {
+        const size_t nc = EML_MIN(j->nc_cache, n1 - nc0);
+        const float *w = j->w + (nc0 / nr) * j->w_panel;
+        for (size_t i = m0; i < m1; i += mr_tile)
+            j->k->ukernel(EML_MIN(mr_tile, m1 - i), nc, j->kdim, j->a + i * j->a_stride,
+                          j->a_stride, w, j->c + i * j->c_stride + nc0, j->c_stride, &j->params);
+    }
+}
+
+/* K = 0: every output is its clamped bias, read from the packed panels. */
+static void gemm_bias_only(const gemm_job *j)
+{
+    const size_t nr = j->k->nr;
+    for (size_t i = 0; i < j->m; i++)
+        for (size_t col = 0; col < j->n; col++) {
+            float v = j->w[(col / nr) * j->w_panel + col % nr];
+            v = v < j->params.min ? j->params.min : v;
+            v = v > j->params.max ? j->params.max : v;
+            j->c[i * j->c_stride + col] = v;
+        }
+}
+
+/* Cache budget for the packed panels one sweep reuses across row tiles (half a typical L2). */
+#define W_CACHE_BYTES (256u * 1024u)
+/* Below this many multiply-adds per task, the pool's hand-off costs more than it gains. */
+#define MIN_TASK_MACS (64u * 1024u)
+
+void eml__f32_gemm_run(const eml_f32_gemm_kernel *k, size_t m, size_t n, size_t kdim,
+                       const float *a, size_t a_stride_elems, const float *packed_w, float *c,
+                       size_t c_stride_elems, float min, float max, eml_pool *pool)
+{
+    if (m == 0 || n == 0)
+        return;
+    gemm_job j = {
+        .k = k,
+        .m = m,
+        .n = n,
+        .kdim = kdim,
+        .a = a,
+        .a_stride = a_stride_elems,
+        .w = packed_w,
+        .w_panel = panel_floats(k, kdim),
+        .c = c,
+        .c_stride = c_stride_elems,
+        .params = {min, max},
+    };
+    if (kdim == 0) {
+        gemm_bias_only(&j);
+        return;
+    }
+    const size_t mr = k->mr, nr = k->nr;
+    const size_t row_tiles = (m + mr - 1) / mr, panels = (n + nr - 1) / nr;
+    size_t panel_bytes = j.w_panel * sizeof(float);
+    size_t cache_panels = EML_MAX((size_t)1, W_CACHE_BYTES / panel_bytes);
+    j.nc_cache = EML_MIN(panels, cache_panels) * nr;
+
+    /* Tasks: enough for the pool to balance (4 per thread), each big enough to be worth it. The
+     * split never changes what one micro-kernel call computes for an element, only who calls it,
+     * so the result is the same for every thread count. */
+    const size_t threads = eml__pool_threads(pool);
+    size_t want = threads > 1 ? threads * 4 : 1;
+    const size_t tile_macs = mr * nr * kdim;
+    size_t max_tasks = EML_MAX((size_t)1, row_tiles * panels * tile_macs / MIN_TASK_MACS);
+    want = EML_MIN(want, max_tasks);
+    size_t row_blocks = EML_MIN(row_tiles, want);
+    size_t col_blocks = EML_MIN(panels, (want + row_blocks - 1) / row_blocks);
+    size_t tiles_per_block = (row_tiles + row_blocks - 1) / row_blocks;
+    size_t panels_per_block = (panels + col_blocks - 1) / col_blocks;
+    j.mb = tiles_per_block * mr;
+    j.nb = panels_per_block * nr;
+    j.col_blocks = (panels + panels_per_block - 1) / panels_per_block;
+    row_blocks = (row_tiles + tiles_per_block - 1) / tiles_per_block;
+    eml__pool_run(pool, row_blocks * j.col_blocks, gemm_task, &j);
+}

@@ -1,0 +1,88 @@
+/* f32 GEMM micro-kernels for AVX-512: MR rows × 32 columns (two zmm per row), broadcast A. */
+#include <immintrin.h>
+
+#include "kernels/gemm.h"
+
+#define MAX_MR 16
+
+/* One template for every MR; each exported kernel instantiates it with a constant MR, so the
+ * loops over rows unroll and the accumulators live in registers. */
+static inline __attribute__((always_inline)) void
+gemm_x32(const size_t MR, size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride,
+         const float *w, float *c, size_t c_stride, const eml_f32_minmax *params)
+{
+    /* rows past mr repeat the last row: they read valid memory and store the same values to the
+     * same place, so no tail code is needed */
+    const float *ap[MAX_MR];
+    float *cp[MAX_MR];
+    ap[0] = a;
+    cp[0] = c;
+#pragma GCC unroll 16
+    for (size_t i = 1; i < MR; i++) {
+        ap[i] = i < mr ? ap[i - 1] + a_stride : ap[i - 1];
+        cp[i] = i < mr ? cp[i - 1] + c_stride : cp[i - 1];
+    }
+    const __m512 vmin = _mm512_set1_ps(params->min);
+    const __m512 vmax = _mm512_set1_ps(params->max);
+    for (;;) {
+        __m512 acc0[MAX_MR], acc1[MAX_MR];
+        const __m512 bias0 = _mm512_loadu_ps(w);
+        const __m512 bias1 = _mm512_loadu_ps(w + 16);
+        w += 32;
+#pragma GCC unroll 16
+        for (size_t i = 0; i < MR; i++) {
+            acc0[i] = bias0;
+            acc1[i] = bias1;
+        }
+        for (size_t k = 0; k < kc; k++) {
+            const __m512 w0 = _mm512_loadu_ps(w);
+            const __m512 w1 = _mm512_loadu_ps(w + 16);
+            w += 32;
+#pragma GCC unroll 16
+            for (size_t i = 0; i < MR; i++) {
+                const __m512 va = _mm512_set1_ps(ap[i][k]);
+                acc0[i] = _mm512_fmadd_ps(va, w0, acc0[i]);
+                acc1[i] = _mm512_fmadd_ps(va, w1, acc1[i]);
+            }
+        }
+#pragma GCC unroll 16
+        for (size_t i = 0; i < MR; i++) {
+            /* max(min, x) and min(max, x) return x when x is NaN */
+            acc0[i] = _mm512_min_ps(vmax, _mm512_max_ps(vmin, acc0[i]));
+            acc1[i] = _mm512_min_ps(vmax, _mm512_max_ps(vmin, acc1[i]));
+        }
+        if (nc >= 32) {
+#pragma GCC unroll 16
+            for (size_t i = 0; i < MR; i++) {
+                _mm512_storeu_ps(cp[i], acc0[i]);
+                _mm512_storeu_ps(cp[i] + 16, acc1[i]);
+                cp[i] += 32;
+            }
+            nc -= 32;
+            if (nc == 0)
+                return;
+        } else {
+            const __mmask16 m0 = (__mmask16)(nc >= 16 ? 0xffff : (1u << nc) - 1);
+            const __mmask16 m1 = (__mmask16)(nc > 16 ? (1u << (nc - 16)) - 1 : 0);
+#pragma GCC unroll 16
+            for (size_t i = 0; i < MR; i++) {
+                _mm512_mask_storeu_ps(cp[i], m0, acc0[i]);
+                _mm512_mask_storeu_ps(cp[i] + 16, m1, acc1[i]);
+            }
+            return;
+        }
+    }
+}
+
+#define DEFINE_X32(MR)                                                                             \
+    void eml_f32_gemm_##MR##x32__avx512(size_t mr, size_t nc, size_t kc, const float *a,           \
+                                        size_t a_stride_elems, const float *w, float *c,           \
+                                        size_t c_stride_elems, const eml_f32_minmax *params)       \
+    {                                                                                              \
+        gemm_x32(MR, mr, nc, kc, a, a_stride_elems, w, c, c_stride_elems, params);                 \
+    }
+
+DEFINE_X32(14)
+DEFINE_X32(8)
+DEFINE_X32(6)
+DEFINE_X32(12)
