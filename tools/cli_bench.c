@@ -549,16 +549,22 @@ static void print_text(const bench_options *o, const bench_state *s, const bench
         else if (s->files.files[i])
             printf("  %s  %s%s  from %s\n", v.name, eml_dtype_name(t->dtype),
                    cli_dims_str(shape, sizeof(shape), t->dims, t->rank), s->files.files[i]);
+        else if (is_float(t->dtype))
+            printf("  %s  %s%s  generated: standard normal, seed %u\n", v.name,
+                   eml_dtype_name(t->dtype), cli_dims_str(shape, sizeof(shape), t->dims, t->rank),
+                   BENCH_SEED);
         else
-            printf("  %s  %s%s  generated: %s %u\n", v.name, eml_dtype_name(t->dtype),
-                   cli_dims_str(shape, sizeof(shape), t->dims, t->rank),
-                   is_float(t->dtype) ? "standard normal, seed" : "zeros; seed", BENCH_SEED);
+            printf("  %s  %s%s  generated: zeros\n", v.name, eml_dtype_name(t->dtype),
+                   cli_dims_str(shape, sizeof(shape), t->dims, t->rank));
     }
-    printf("threads: %u; warm-up: %ld runs; measured: %ld runs in %.3f s\n", r->threads,
+    printf("threads: %u; warm-up: %ld runs; measured: %ld runs in %.4g s\n", r->threads,
            o->warmup, s->n_ms, s->total_s);
     printf("latency (ms; nearest-rank percentiles of %ld runs):\n", s->n_ms);
-    printf("  p50 %.3f  p90 %.3f  p99 %.3f  min %.3f  mean %.3f  max %.3f\n", r->p50, r->p90,
-           r->p99, r->min, r->mean, r->max);
+    const char *names[6] = {"p50", "p90", "p99", "min", "mean", "max"};
+    double values[6] = {r->p50, r->p90, r->p99, r->min, r->mean, r->max};
+    for (int k = 0; k < 6; k++) /* sub-millisecond models keep four significant digits */
+        printf(r->min < 1.0 ? "  %s %.4g" : "  %s %.3f", names[k], values[k]);
+    printf("\n");
     printf("throughput: %.2f inferences/s (batch %lld: %s)\n", r->throughput,
            (long long)s->batch, s->batch_note);
     printf("memory: arena %llu bytes planned (dynamic dims = 1); peak RSS %llu bytes (%.1f MiB)\n",

@@ -39,15 +39,16 @@ static const cli_command commands[] = {
      "Images are resized (nearest) to the input's static height and width, and converted to\n"
      "its channel count (1: grayscale, 3: RGB).\n"},
     {"bench", cli_bench,
-     "MODEL [--threads N] [--warmup N] [--runs N | --seconds S] [--input [NAME=]FILE]...\n"
-     "            [--shape NAME=DIMS]... [--json]",
+     "MODEL [--threads N] [--warmup N] [--runs N | --seconds S]\n"
+     "            [--input [NAME=]FILE]... [--shape NAME=DIMS]... [--json]",
      "time a model's runs: latency percentiles, throughput, arena and peak memory",
      "  --threads N       threads of the pool (default: one per CPU)\n"
      "  --warmup N        runs before measuring (default 10)\n"
      "  --runs N          measured runs (default 100)\n"
      "  --seconds S       measure for at least S seconds instead (at least one run)\n"
-     "  --input [NAME=]FILE  feed an input from a file, as 'edgeml run' does\n"
-     "  --shape NAME=DIMS    shape of a generated input, like 1x3x224x224\n"
+     "  --input [NAME=]FILE\n"
+     "                    feed an input from a file (.pb, .npy, image), as 'edgeml run' does\n"
+     "  --shape NAME=DIMS shape of a generated input, like 1x3x224x224\n"
      "  --json            print one JSON object instead of text\n"
      "Inputs without a file are generated: float inputs standard normal from a fixed seed\n"
      "(printed), integer and bool inputs zeros; dynamic dims are 1 unless --shape sets them;\n"

@@ -28,6 +28,8 @@ static void plan_free(eml_plan *p)
         return;
     for (size_t i = 0; p->nodes && i < p->n_nodes; i++) {
         eml__free(p->env, p->nodes[i].params);
+        if (p->nodes[i].fast.destroy)
+            p->nodes[i].fast.destroy(p->env, p->nodes[i].fast.state);
         eml__free(p->env, p->nodes[i].implicit);
         plan_free(p->nodes[i].branches[0]);
         plan_free(p->nodes[i].branches[1]);
@@ -93,6 +95,7 @@ static eml_status prepare_node(eml_plan *p, eml_plan_node *pn, eml_diag *diag)
         return EML_ENOMEM;
     eml_prepare_ctx pc = {node, node->op, node->opset, pn->params, diag};
     EML_TRY(pn->info->prepare(&pc));
+    EML_TRY(eml__plan_select_fast(p, pn));
     if (node->op == EML_OP_If) {
         const eml_attr *branch[2] = {eml__node_attr(node, "then_branch"),
                                      eml__node_attr(node, "else_branch")};

@@ -5,6 +5,7 @@
 
 #include "edgeml/runtime.h"
 #include "graph/graph.h"
+#include "kernels/fast.h"
 
 typedef struct eml_plan_node {
     const eml_node *node;
@@ -14,6 +15,7 @@ typedef struct eml_plan_node {
     struct eml_plan *branches[2]; /* If: then_branch, else_branch */
     int32_t *implicit;          /* outer values its subgraphs read (value ids of this graph) */
     int32_t n_implicit;
+    eml_fast_kernel fast;       /* run instead of the reference kernel when fast.run is set */
 } eml_plan_node;
 
 struct eml_plan {
@@ -83,6 +85,14 @@ void eml__infer_ctx_init(eml_infer_ctx *ctx, const eml_plan_node *pn, const eml_
 /* EML_ESHAPE for an invalid output shape, EML_ELIMIT when over the env's allocation limit. */
 eml_status eml__check_output_size(const eml_plan *p, const eml_plan_node *pn, const eml_tensor *t,
                                   eml_diag *diag);
+
+/* Picks a fast kernel for a prepared node (src/runtime/compile.c). */
+eml_status eml__plan_select_fast(const eml_plan *p, eml_plan_node *pn);
+/* Runs a node's kernel (fast or reference), setting kc->params to what that kernel expects. */
+eml_status eml__node_run(const eml_plan_node *pn, eml_kernel_ctx *kc);
+/* Scratch bytes of the kernel that will run, given the reference kernel's (from infer). */
+size_t eml__node_scratch(const eml_plan_node *pn, size_t reference_bytes, const eml_tensor *in,
+                         const eml_tensor *out);
 
 /* True for ops whose output depends only on the input's shape (Shape, Size): they fold as soon as
  * shapes are known. */

@@ -124,15 +124,16 @@ static eml_status run_node(const eml_plan *p, const eml_plan_node *pn, eml_tenso
         if (!out[k].data)
             return EML_ENOMEM;
     }
+    size_t scratch_bytes = eml__node_scratch(pn, ic.scratch_bytes, in, out);
     void *scratch = NULL;
-    if (ic.scratch_bytes) {
-        scratch = eml__alloc(env, ic.scratch_bytes);
+    if (scratch_bytes) {
+        scratch = eml__alloc(env, scratch_bytes);
         if (!scratch)
             return EML_ENOMEM;
     }
-    eml_kernel_ctx kc = {pn->params, in, node->n_inputs, out, node->n_outputs,
-                         scratch, ic.scratch_bytes, pool, diag};
-    st = pn->info->kernel(&kc);
+    eml_kernel_ctx kc = {NULL, in, node->n_inputs, out, node->n_outputs,
+                         scratch, scratch_bytes, pool, diag};
+    st = eml__node_run(pn, &kc);
     eml__free(env, scratch);
     if (st != EML_OK)
         eml__diag_where(diag, NULL, node->name, node->op_type, node->opset, -1);

@@ -35,10 +35,10 @@ eml_status eml__spec_run(eml_spec *s, void *arena, const eml_tensor *inputs, eml
             else if (out[k].dtype != EML_DTYPE_UNDEFINED)
                 out[k].data = base + s->slot_offsets[s->out_base[i] + (size_t)k];
         }
-        eml_kernel_ctx kc = {pn->params, in, node->n_inputs, out, node->n_outputs,
+        eml_kernel_ctx kc = {NULL, in, node->n_inputs, out, node->n_outputs,
                              s->scratch_bytes[i] ? base + s->scratch_offset[i] : NULL,
                              s->scratch_bytes[i], pool, diag};
-        eml_status st = pn->info->kernel(&kc);
+        eml_status st = eml__node_run(pn, &kc);
         if (st != EML_OK) {
             eml__diag_where(diag, NULL, node->name, node->op_type, node->opset, -1);
             return st;

@@ -158,9 +158,9 @@ static eml_status fold_node(eml_spec *s, const eml_plan_node *pn, size_t scratch
             goto fail;
         }
     }
-    eml_kernel_ctx kc = {pn->params, in, node->n_inputs, out, node->n_outputs,
+    eml_kernel_ctx kc = {NULL, in, node->n_inputs, out, node->n_outputs,
                          scratch, scratch_bytes, pool, diag};
-    st = pn->info->kernel(&kc);
+    st = eml__node_run(pn, &kc);
     if (st != EML_OK)
         eml__diag_where(diag, NULL, node->name, node->op_type, node->opset, -1);
 fail:
@@ -233,15 +233,16 @@ static eml_status infer_all(eml_spec *s, eml_pool *pool, eml_diag *diag)
             if (node->outputs[k] >= 0)
                 s->values[node->outputs[k]] = out[k];
         }
+        size_t scratch = eml__node_scratch(pn, ic.scratch_bytes, in, out);
         bool shape_only = eml__op_shape_only(node->op);
         if (shape_only || inputs_known(s, pn)) {
-            st = fold_node(s, pn, ic.scratch_bytes, pool, diag);
+            st = fold_node(s, pn, scratch, pool, diag);
             if (st != EML_OK)
                 return st;
             s->folded[i] = true;
             continue;
         }
-        s->scratch_bytes[i] = ic.scratch_bytes;
+        s->scratch_bytes[i] = scratch;
         for (int32_t k = 0; k < node->n_outputs; k++) {
             if (node->outputs[k] >= 0)
                 s->kinds[node->outputs[k]] = EML_KIND_ARENA;

@@ -1,0 +1,37 @@
+/* Fast kernels: an op may have an optimized implementation chosen once at plan time, for this
+ * CPU and the node's constant inputs (weights, which it packs), used instead of the reference
+ * kernel for every run of every session of the plan. */
+#ifndef EML_KERNELS_FAST_H
+#define EML_KERNELS_FAST_H
+
+#include "kernels/kernel.h"
+
+/* What a selector sees at plan time. inputs[i].data is non-NULL for constant inputs
+ * (initializers); other inputs carry their declared dtype and shape (rank -1: unknown). */
+typedef struct eml_fast_select_ctx {
+    int32_t op;                 /* eml_op_id */
+    const void *params;         /* the op's params from its prepare */
+    int32_t opset;
+    const eml_tensor *inputs;
+    int32_t n_inputs;
+    int32_t n_outputs;
+    eml_env *env;               /* for the state's memory */
+} eml_fast_select_ctx;
+
+typedef struct eml_fast_kernel {
+    const char *name;           /* what runs, e.g. "f32_conv_nhwc__avx512"; for `edgeml info` */
+    void *state;                /* owned by the plan: packed weights and a copy of the params */
+    /* Runs the op; ctx->params is `state`. Must accept every input shape that the op's infer
+     * accepts for the constant inputs given at selection. */
+    eml_kernel_fn run;
+    /* Scratch memory it needs for these shapes (NULL: none); replaces the reference kernel's. */
+    size_t (*scratch_bytes)(const void *state, const eml_tensor *inputs, int32_t n_inputs,
+                            const eml_tensor *outputs, int32_t n_outputs);
+    void (*destroy)(eml_env *env, void *state); /* frees state; NULL when state is NULL */
+} eml_fast_kernel;
+
+/* Fills *out with a fast kernel, or leaves out->run NULL to keep the reference kernel.
+ * Returns EML_OK or EML_ENOMEM. */
+typedef eml_status (*eml_fast_select_fn)(const eml_fast_select_ctx *ctx, eml_fast_kernel *out);
+
+#endif
