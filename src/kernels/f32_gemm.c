@@ -1,4 +1,6 @@
 /* The f32 GEMM driver: the kernel list and selection, weight packing, and tiling over the pool. */
+#include <math.h>
+
 #include "kernels/gemm.h"
 
 static const eml_f32_gemm_kernel kernels[] = {
@@ -73,26 +75,38 @@ typedef struct gemm_job {
     float *c;
     size_t c_stride;
     eml_f32_minmax params;
+    size_t kc;         /* K per block; a function of K and the kernel only */
+    size_t mc;         /* rows per block of A kept in cache, a multiple of MR */
     size_t mb;         /* rows per task, a multiple of MR */
     size_t nb;         /* columns per task, a multiple of NR */
     size_t col_blocks; /* tasks across N */
-    size_t nc_cache;   /* columns per inner sweep over the task's rows, a multiple of NR */
 } gemm_job;
 
+/* One task: rows [m0, m1) × columns [n0, n1) of C over all of K, blocked as GotoBLAS does: for a
+ * block of K, a block of A rows (mc × kc) stays in L2 while every panel's kc × NR slice is
+ * swept down it from L1. */
 static void gemm_task(void *ctx, size_t index)
 {
     const gemm_job *j = ctx;
+    const eml_f32_gemm_ukernel_fn ukernel = j->k->ukernel;
     const size_t mr_tile = j->k->mr, nr = j->k->nr;
     const size_t m0 = (index / j->col_blocks) * j->mb, n0 = (index % j->col_blocks) * j->nb;
     const size_t m1 = EML_MIN(j->m, m0 + j->mb), n1 = EML_MIN(j->n, n0 + j->nb);
-    /* sweep the rows once per column chunk: the chunk's panels stay in cache across row tiles,
-     * and each row tile of A is reused across the chunk's panels */
-    for (size_t nc0 = n0; nc0 < n1; nc0 += j->nc_cache) {
-        const size_t nc = EML_MIN(j->nc_cache, n1 - nc0);
-        const float *w = j->w + (nc0 / nr) * j->w_panel;
-        for (size_t i = m0; i < m1; i += mr_tile)
-            j->k->ukernel(EML_MIN(mr_tile, m1 - i), nc, j->kdim, j->a + i * j->a_stride,
-                          j->a_stride, w, j->c + i * j->c_stride + nc0, j->c_stride, &j->params);
+    const eml_f32_minmax no_clamp = {-INFINITY, INFINITY};
+    for (size_t k0 = 0; k0 < j->kdim; k0 += j->kc) {
+        const size_t kc = EML_MIN(j->kc, j->kdim - k0);
+        const eml_f32_minmax *params = k0 + kc == j->kdim ? &j->params : &no_clamp;
+        for (size_t mc0 = m0; mc0 < m1; mc0 += j->mc) {
+            const size_t mc1 = EML_MIN(m1, mc0 + j->mc);
+            for (size_t p = n0; p < n1; p += nr) {
+                const size_t nc = EML_MIN(nr, n1 - p);
+                const float *w = j->w + (p / nr) * j->w_panel;
+                for (size_t i = mc0; i < mc1; i += mr_tile)
+                    ukernel(EML_MIN(mr_tile, mc1 - i), nc, k0, kc, j->a + i * j->a_stride + k0,
+                            j->a_stride, w, j->w_panel, j->c + i * j->c_stride + p, j->c_stride,
+                            params);
+            }
+        }
     }
 }
 
@@ -109,10 +123,21 @@ static void gemm_bias_only(const gemm_job *j)
         }
 }
 
-/* Cache budget for the packed panels one sweep reuses across row tiles (half a typical L2). */
-#define W_CACHE_BYTES (256u * 1024u)
+/* Cache budgets: one panel's K block (kc × NR) in half of L1, a block of A rows (mc × kc) in
+ * part of L2. */
+#define W_BLOCK_BYTES (24u * 1024u)
+#define A_BLOCK_BYTES (256u * 1024u)
 /* Below this many multiply-adds per task, the pool's hand-off costs more than it gains. */
 #define MIN_TASK_MACS (64u * 1024u)
+
+/* K per block: at most the L1 budget, split evenly so that the last block is not a sliver. It
+ * depends on K and the kernel only, never on threads, so every thread count sums alike. */
+static size_t k_block(const eml_f32_gemm_kernel *k, size_t kdim)
+{
+    size_t kc_max = EML_MAX((size_t)16, W_BLOCK_BYTES / (k->nr * sizeof(float)));
+    size_t blocks = (kdim + kc_max - 1) / kc_max;
+    return (kdim + blocks - 1) / blocks;
+}
 
 void eml__f32_gemm_run(const eml_f32_gemm_kernel *k, size_t m, size_t n, size_t kdim,
                        const float *a, size_t a_stride_elems, const float *packed_w, float *c,
@@ -139,13 +164,12 @@ void eml__f32_gemm_run(const eml_f32_gemm_kernel *k, size_t m, size_t n, size_t 
     }
     const size_t mr = k->mr, nr = k->nr;
     const size_t row_tiles = (m + mr - 1) / mr, panels = (n + nr - 1) / nr;
-    size_t panel_bytes = j.w_panel * sizeof(float);
-    size_t cache_panels = EML_MAX((size_t)1, W_CACHE_BYTES / panel_bytes);
-    j.nc_cache = EML_MIN(panels, cache_panels) * nr;
+    j.kc = k_block(k, kdim);
+    j.mc = EML_MAX((size_t)1, A_BLOCK_BYTES / (j.kc * sizeof(float) * mr)) * mr;
 
     /* Tasks: enough for the pool to balance (4 per thread), each big enough to be worth it. The
-     * split never changes what one micro-kernel call computes for an element, only who calls it,
-     * so the result is the same for every thread count. */
+     * split never changes what the micro-kernel calls compute for an element, only who makes
+     * them, so the result is the same for every thread count. */
     const size_t threads = eml__pool_threads(pool);
     size_t want = threads > 1 ? threads * 4 : 1;
     const size_t tile_macs = mr * nr * kdim;

@@ -13,13 +13,18 @@ typedef struct eml_f32_minmax {
     float max;
 } eml_f32_minmax;
 
-/* A micro-kernel: C[mr × nc] = clamp(A[mr × kc] · W + bias) for 1 <= mr <= MR, nc >= 1, kc >= 1.
- * a: row i at a + i*a_stride_elems, kc floats each, any alignment. w: ceil(nc / NR) consecutive
- * packed panels (see eml__f32_gemm_pack). c: row i at c + i*c_stride_elems, nc floats each.
- * Only those mr rows and nc columns are read or written. For every element the sum runs bias
- * first, then k = 0, 1, ..., kc-1 (with fused multiply-adds in the SIMD variants). */
-typedef void (*eml_f32_gemm_ukernel_fn)(size_t mr, size_t nc, size_t kc, const float *a,
-                                        size_t a_stride_elems, const float *w, float *c,
+/* A micro-kernel: C[mr × nc] (+)= A[mr × kc] · W over one block of K, 1 <= mr <= MR, nc >= 1,
+ * kc >= 1. a: row i at a + i*a_stride_elems, kc floats each (the block's columns of A), any
+ * alignment. w: the first of ceil(nc / NR) packed panels (see eml__f32_gemm_pack), each
+ * w_panel_stride_elems floats after the one before; the block reads weight rows k0 .. k0+kc-1 of
+ * each. k0 == 0: the sum starts from the panel's bias. k0 > 0: C holds the sum over the rows
+ * before k0; the block's own sum starts from 0 and is added to C at the end. The result is then
+ * clamped to [min, max] (pass (-inf, +inf) for blocks before the last). c: row i at
+ * c + i*c_stride_elems, nc floats each. Only those mr rows and nc columns are read or written.
+ * Within a block the sum runs k = 0, 1, ..., kc-1 (fused multiply-adds in SIMD variants). */
+typedef void (*eml_f32_gemm_ukernel_fn)(size_t mr, size_t nc, size_t k0, size_t kc, const float *a,
+                                        size_t a_stride_elems, const float *w,
+                                        size_t w_panel_stride_elems, float *c,
                                         size_t c_stride_elems, const eml_f32_minmax *params);
 
 typedef struct eml_f32_gemm_kernel {
@@ -58,8 +63,9 @@ void eml__f32_gemm_run(const eml_f32_gemm_kernel *k, size_t m, size_t n, size_t 
 
 /* Prototypes of the micro-kernels, from the list. */
 #define EML_UKERNEL(isa, fn, mr, nr)                                                               \
-    void fn(size_t mr_, size_t nc, size_t kc, const float *a, size_t a_stride_elems,               \
-            const float *w, float *c, size_t c_stride_elems, const eml_f32_minmax *params);
+    void fn(size_t mr_, size_t nc, size_t k0, size_t kc, const float *a, size_t a_stride_elems,    \
+            const float *w, size_t w_panel_stride_elems, float *c, size_t c_stride_elems,          \
+            const eml_f32_minmax *params);
 #include "kernels/lists/f32_gemm.inc"
 #undef EML_UKERNEL
 

@@ -7,6 +7,12 @@ bool eml__op_shape_only(eml_op_id op)
     return op == EML_OP_Shape || op == EML_OP_Size;
 }
 
+bool eml__op_is_view(eml_op_id op)
+{
+    return op == EML_OP_Reshape || op == EML_OP_Flatten || op == EML_OP_Squeeze ||
+           op == EML_OP_Unsqueeze || op == EML_OP_Identity;
+}
+
 void eml__infer_ctx_init(eml_infer_ctx *ctx, const eml_plan_node *pn, const eml_tensor *inputs,
                          eml_tensor *outputs, eml_diag *diag)
 {

@@ -98,4 +98,8 @@ size_t eml__node_scratch(const eml_plan_node *pn, size_t reference_bytes, const 
  * shapes are known. */
 bool eml__op_shape_only(eml_op_id op);
 
+/* True for ops whose output is the input's bytes under another shape (Reshape, Flatten, Squeeze,
+ * Unsqueeze, Identity): the planner lets the output share the input's buffer. */
+bool eml__op_is_view(eml_op_id op);
+
 #endif

@@ -251,21 +251,48 @@ static eml_status infer_all(eml_spec *s, eml_pool *pool, eml_diag *diag)
     return EML_OK;
 }
 
+/* View ops (Reshape, Flatten, Squeeze, Unsqueeze, Identity) give their output the input's bytes:
+ * root[v] is the value whose buffer v shares, and that buffer lives until its last view's last
+ * use. Only arena values chain: inputs and constants are never written through a view. */
+static void chain_views(const eml_spec *s, int32_t *root, int32_t *last)
+{
+    const eml_plan *p = s->plan;
+    for (size_t v = 0; v < p->graph->n_values; v++) {
+        root[v] = (int32_t)v;
+        last[v] = p->last_use[v];
+    }
+    for (size_t i = 0; i < p->n_nodes; i++) {
+        const eml_node *node = p->nodes[i].node;
+        if (s->folded[i] || !eml__op_is_view(node->op) || node->n_inputs < 1 ||
+            node->inputs[0] < 0 || node->outputs[0] < 0)
+            continue;
+        int32_t in = node->inputs[0], out = node->outputs[0];
+        if (s->kinds[in] != EML_KIND_ARENA || s->kinds[out] != EML_KIND_ARENA ||
+            eml_tensor_bytes(&s->values[in]) != eml_tensor_bytes(&s->values[out]))
+            continue;
+        root[out] = root[in];
+        last[root[in]] = EML_MAX(last[root[in]], p->last_use[out]);
+    }
+}
+
 /* Places every arena value, omitted output and scratch block by liveness. */
 static eml_status plan_memory(eml_spec *s)
 {
     const eml_plan *p = s->plan;
     eml_env *env = p->env;
+    size_t nv = EML_MAX(p->graph->n_values, 1);
     size_t n = 0, cap = p->graph->n_values + 2 * p->n_nodes + 1;
     for (size_t i = 0; i < p->n_nodes; i++)
         cap += (size_t)p->nodes[i].node->n_outputs;
     eml_buffer_req *reqs = eml__calloc(env, cap, sizeof(eml_buffer_req));
     int64_t *who = eml__calloc(env, cap, sizeof(int64_t)); /* >= 0 value, else -(slot + 1) */
-    if (!reqs || !who) {
-        eml__free(env, reqs);
-        eml__free(env, who);
-        return EML_ENOMEM;
-    }
+    int32_t *root = eml__calloc(env, nv, sizeof(int32_t));
+    int32_t *last = eml__calloc(env, nv, sizeof(int32_t));
+    eml_status st = EML_ENOMEM;
+    if (!reqs || !who || !root || !last)
+        goto done;
+    chain_views(s, root, last);
+    uint64_t view_bytes = 0;
     for (size_t i = 0; i < p->n_nodes; i++) {
         if (s->folded[i])
             continue;
@@ -275,8 +302,13 @@ static eml_status plan_memory(eml_spec *s)
             const eml_tensor *t = v >= 0 ? &s->values[v] : &s->node_outputs[i][k];
             if (v < 0 && t->dtype == EML_DTYPE_UNDEFINED)
                 continue;
-            int32_t last = v >= 0 ? p->last_use[v] : (int32_t)i;
-            reqs[n] = (eml_buffer_req){eml_tensor_bytes(t), (int32_t)i, EML_MAX(last, (int32_t)i), 0};
+            if (v >= 0 && root[v] != v) {
+                view_bytes += (eml_tensor_bytes(t) + EML_ALIGN - 1) / EML_ALIGN * EML_ALIGN;
+                continue;
+            }
+            int32_t end = v >= 0 ? last[v] : (int32_t)i;
+            reqs[n] = (eml_buffer_req){eml_tensor_bytes(t), (int32_t)i, EML_MAX(end, (int32_t)i),
+                                       0};
             who[n++] = v >= 0 ? v : -(int64_t)(s->out_base[i] + (size_t)k) - 1;
         }
         if (s->scratch_bytes[i]) {
@@ -285,21 +317,30 @@ static eml_status plan_memory(eml_spec *s)
             s->scratch_offset[i] = n - 1; /* index of the req until placed */
         }
     }
-    eml_status st = eml__memory_plan(env, reqs, n, &s->arena_bytes, &s->activations_bytes);
-    if (st == EML_OK) {
-        for (size_t r = 0; r < n; r++) {
-            if (who[r] >= 0)
-                s->offsets[who[r]] = reqs[r].offset;
-            else if (who[r] != INT64_MIN)
-                s->slot_offsets[-who[r] - 1] = reqs[r].offset;
-        }
-        for (size_t i = 0; i < p->n_nodes; i++) {
-            if (!s->folded[i] && s->scratch_bytes[i])
-                s->scratch_offset[i] = reqs[s->scratch_offset[i]].offset;
-        }
+    st = eml__memory_plan(env, reqs, n, &s->arena_bytes, &s->activations_bytes);
+    if (st != EML_OK)
+        goto done;
+    /* the plain sum counts every activation, views included, as a runtime without planning would */
+    s->activations_bytes += view_bytes;
+    for (size_t r = 0; r < n; r++) {
+        if (who[r] >= 0)
+            s->offsets[who[r]] = reqs[r].offset;
+        else if (who[r] != INT64_MIN)
+            s->slot_offsets[-who[r] - 1] = reqs[r].offset;
     }
+    for (size_t v = 0; v < p->graph->n_values; v++) {
+        if (s->kinds[v] == EML_KIND_ARENA)
+            s->offsets[v] = s->offsets[root[v]];
+    }
+    for (size_t i = 0; i < p->n_nodes; i++) {
+        if (!s->folded[i] && s->scratch_bytes[i])
+            s->scratch_offset[i] = reqs[s->scratch_offset[i]].offset;
+    }
+done:
     eml__free(env, reqs);
     eml__free(env, who);
+    eml__free(env, root);
+    eml__free(env, last);
     return st;
 }
 

@@ -145,6 +145,24 @@ static int64_t column_major(const eml_conv_geom *g, int64_t offset)
     return index;
 }
 
+/* The taps [t0, t1) of one run along the innermost axis, read as T (the dtype switch is per
+ * run, not per tap). */
+#define LOAD_PLAIN(v) (v)
+#define POOL_RUN(T, LOAD)                                                                          \
+    do {                                                                                           \
+        const T *xs = (const T *)x + x0;                                                           \
+        for (int64_t t = t0; t < t1; t++) {                                                        \
+            const int64_t i = off + t * dil_last;                                                  \
+            const double v = (double)LOAD(xs[i]);                                                  \
+            if (!is_max) {                                                                         \
+                sum += v;                                                                          \
+            } else if (v > best || (best_off < 0 && v == best)) {                                  \
+                best = v; /* the first maximum wins; NaN never does */                             \
+                best_off = i;                                                                      \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
 /* One (n, c) plane: every output window, its valid taps walked as runs along the innermost axis
  * with an odometer over the outer axes. */
 static void pool_plane(void *ctx, size_t plane)
@@ -177,15 +195,15 @@ static void pool_plane(void *ctx, size_t plane)
             int64_t off = a[last]->start;
             for (int d = 0; d < last; d++)
                 off += (a[d]->start + k[d] * g->dilation[d]) * row_stride[d];
-            for (int64_t t = a[last]->klo; t < a[last]->khi; t++) {
-                const int64_t i = off + t * dil_last;
-                const double v = load(dt, x, x0 + i);
-                if (!is_max) {
-                    sum += v;
-                } else if (v > best || (best_off < 0 && v == best)) {
-                    best = v;   /* the first maximum wins; NaN never does */
-                    best_off = i;
-                }
+            const int64_t t0 = a[last]->klo, t1 = a[last]->khi;
+            switch (dt) {
+            case EML_DTYPE_F32: POOL_RUN(float, LOAD_PLAIN); break;
+            case EML_DTYPE_F64: POOL_RUN(double, LOAD_PLAIN); break;
+            case EML_DTYPE_F16: POOL_RUN(uint16_t, eml_f16_to_f32); break;
+            case EML_DTYPE_BF16: POOL_RUN(uint16_t, eml_bf16_to_f32); break;
+            case EML_DTYPE_U8: POOL_RUN(uint8_t, LOAD_PLAIN); break;
+            case EML_DTYPE_I8: POOL_RUN(int8_t, LOAD_PLAIN); break;
+            default: break;
             }
             count += a[last]->khi - a[last]->klo;
             int d = last - 1;

@@ -8,8 +8,9 @@
 /* One template for every MR; each exported kernel instantiates it with a constant MR, so the
  * loops over rows unroll and the accumulators live in registers. */
 static inline __attribute__((always_inline)) void
-gemm_x32(const size_t MR, size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride,
-         const float *w, float *c, size_t c_stride, const eml_f32_minmax *params)
+gemm_x32(const size_t MR, size_t mr, size_t nc, size_t k0, size_t kc, const float *a,
+         size_t a_stride, const float *w, size_t w_panel_stride, float *c, size_t c_stride,
+         const eml_f32_minmax *params)
 {
     /* rows past mr repeat the last row: they read valid memory and store the same values to the
      * same place, so no tail code is needed */
@@ -26,23 +27,43 @@ gemm_x32(const size_t MR, size_t mr, size_t nc, size_t kc, const float *a, size_
     const __m512 vmax = _mm512_set1_ps(params->max);
     for (;;) {
         __m512 acc0[MAX_MR], acc1[MAX_MR];
-        const __m512 bias0 = _mm512_loadu_ps(w);
-        const __m512 bias1 = _mm512_loadu_ps(w + 16);
-        w += 32;
+        __m512 init0 = _mm512_setzero_ps(), init1 = _mm512_setzero_ps();
+        if (k0 == 0) {
+            init0 = _mm512_loadu_ps(w);
+            init1 = _mm512_loadu_ps(w + 16);
+        } else {
+            /* C is read after the loop: start fetching it now */
+#pragma GCC unroll 16
+            for (size_t i = 0; i < MR; i++) {
+                _mm_prefetch((const char *)cp[i], _MM_HINT_T0);
+                _mm_prefetch((const char *)((uintptr_t)cp[i] + 124), _MM_HINT_T0);
+            }
+        }
 #pragma GCC unroll 16
         for (size_t i = 0; i < MR; i++) {
-            acc0[i] = bias0;
-            acc1[i] = bias1;
+            acc0[i] = init0;
+            acc1[i] = init1;
         }
+        const float *wk = w + 32 + k0 * 32;
         for (size_t k = 0; k < kc; k++) {
-            const __m512 w0 = _mm512_loadu_ps(w);
-            const __m512 w1 = _mm512_loadu_ps(w + 16);
-            w += 32;
+            const __m512 w0 = _mm512_loadu_ps(wk);
+            const __m512 w1 = _mm512_loadu_ps(wk + 16);
+            wk += 32;
 #pragma GCC unroll 16
             for (size_t i = 0; i < MR; i++) {
                 const __m512 va = _mm512_set1_ps(ap[i][k]);
                 acc0[i] = _mm512_fmadd_ps(va, w0, acc0[i]);
                 acc1[i] = _mm512_fmadd_ps(va, w1, acc1[i]);
+            }
+        }
+        w += w_panel_stride;
+        const __mmask16 m0 = (__mmask16)(nc >= 16 ? 0xffff : (1u << nc) - 1);
+        const __mmask16 m1 = (__mmask16)(nc >= 32 ? 0xffff : nc > 16 ? (1u << (nc - 16)) - 1 : 0);
+        if (k0 != 0) {
+#pragma GCC unroll 16
+            for (size_t i = 0; i < MR; i++) {
+                acc0[i] = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, cp[i]), acc0[i]);
+                acc1[i] = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, cp[i] + 16), acc1[i]);
             }
         }
 #pragma GCC unroll 16
@@ -62,8 +83,6 @@ gemm_x32(const size_t MR, size_t mr, size_t nc, size_t kc, const float *a, size_
             if (nc == 0)
                 return;
         } else {
-            const __mmask16 m0 = (__mmask16)(nc >= 16 ? 0xffff : (1u << nc) - 1);
-            const __mmask16 m1 = (__mmask16)(nc > 16 ? (1u << (nc - 16)) - 1 : 0);
 #pragma GCC unroll 16
             for (size_t i = 0; i < MR; i++) {
                 _mm512_mask_storeu_ps(cp[i], m0, acc0[i]);
@@ -75,14 +94,16 @@ gemm_x32(const size_t MR, size_t mr, size_t nc, size_t kc, const float *a, size_
 }
 
 #define DEFINE_X32(MR)                                                                             \
-    void eml_f32_gemm_##MR##x32__avx512(size_t mr, size_t nc, size_t kc, const float *a,           \
-                                        size_t a_stride_elems, const float *w, float *c,           \
+    void eml_f32_gemm_##MR##x32__avx512(size_t mr, size_t nc, size_t k0, size_t kc, const float *a, \
+                                        size_t a_stride_elems, const float *w,                     \
+                                        size_t w_panel_stride_elems, float *c,                     \
                                         size_t c_stride_elems, const eml_f32_minmax *params)       \
     {                                                                                              \
-        gemm_x32(MR, mr, nc, kc, a, a_stride_elems, w, c, c_stride_elems, params);                 \
+        gemm_x32(MR, mr, nc, k0, kc, a, a_stride_elems, w, w_panel_stride_elems, c,                \
+                 c_stride_elems, params);                                                          \
     }
 
 DEFINE_X32(14)
+DEFINE_X32(12)
 DEFINE_X32(8)
 DEFINE_X32(6)
-DEFINE_X32(12)
