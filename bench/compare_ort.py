@@ -171,6 +171,13 @@ def edgeml_round(a, model, threads):
     return rec["latency_ms"]["p50"], rec
 
 
+def load_average():
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None
+
+
 def fmt(x, width=10):
     if not isinstance(x, float):
         return f"{'failed':>{width}}"
@@ -197,6 +204,9 @@ def main():
     version = subprocess.run([a.edgeml, "--version"], stdout=subprocess.PIPE,
                              text=True).stdout.strip()
     print(f"cpu: {cpu['model_name']} ({cpu['cpus']} CPUs); {flags}")
+    loads = [load_average()]
+    if loads[0] is not None:
+        print(f"load: 1-minute load average {loads[0]:.1f} at the start")
     print(f"edgeml: {a.edgeml} ({version}); onnxruntime-node: {a.ort_node}")
     print(f"protocol: batch 1, threads {','.join(map(str, a.threads))}, {a.rounds} rounds of "
           f"ORT then edgeml, each a fresh process measured >= {a.seconds:g} s after warm-up; "
@@ -207,7 +217,7 @@ def main():
     for model in a.models:
         name = os.path.basename(os.path.dirname(os.path.abspath(model))) or model
         for t in a.threads:
-            rows = []
+            rows, load0 = [], load_average()
             for r in range(1, a.rounds + 1):
                 log(f"{name}, {t} thread{'s' if t > 1 else ''}: round {r}/{a.rounds}: ORT")
                 ort_ms, ort_rec = ort_round(a, model, t)
@@ -222,7 +232,10 @@ def main():
                 rows.append((r, ort_ms, eml_ms, ratio))
                 results.append({"model": model, "threads": t, "round": r, "ort": ort_rec,
                                 "edgeml": eml_rec, "ratio": ratio})
-            print(f"\n{name} ({model}), {t} thread{'s' if t > 1 else ''}")
+            load1 = load_average()
+            loads += [load0, load1]
+            load_note = f" (load average {load0:.1f} -> {load1:.1f})" if load1 is not None else ""
+            print(f"\n{name} ({model}), {t} thread{'s' if t > 1 else ''}{load_note}")
             print(f"{'round':>6} {'ORT ms':>10} {'edgeml ms':>10} {'edgeml/ORT':>11}")
             for r, o, e, q in rows:
                 print(f"{r:>6} {fmt(o)} {fmt(e)} {fmt(q, 11)}")
@@ -236,9 +249,16 @@ def main():
     print(f"{'model':<16} {'threads':>7} {'ORT ms':>10} {'edgeml ms':>10} {'edgeml/ORT':>11}")
     for name, t, o, e, q in summary:
         print(f"{name:<16} {t:>7} {fmt(o)} {fmt(e)} {fmt(q, 11)}")
+    loads = [x for x in loads if x is not None]
+    if loads and max(loads) > 0.5 * (cpu["cpus"] or 1):
+        # other processes took CPU time from both runtimes: absolute times are inflated and the
+        # ratios carry that noise, most of all at threads > 1
+        print(f"\nwarning: the machine was busy (1-minute load average up to {max(loads):.1f} on "
+              f"{cpu['cpus']} CPUs); rerun on a quiet machine for figures to quote")
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"cpu": cpu, "edgeml": version, "onnxruntime": ort_version,
+            json.dump({"cpu": cpu, "load_averages": loads, "edgeml": version,
+                       "onnxruntime": ort_version,
                        "rounds": a.rounds, "seconds": a.seconds, "results": results}, f, indent=1)
     return 1 if any(q is None for *_, q in summary) else 0
 

@@ -1,6 +1,7 @@
 /* Benchmark of the f32 GEMM engine: measures the FMA peak of one core, then GFLOP/s of every
  * micro-kernel this CPU runs on square and conv-shaped products at 1 and 2 threads (medians).
- * Usage: bench_gemm [seconds per measurement, default 0.3] [kernel name substring] */
+ * Usage: bench_gemm [seconds per run, default 0.3] [kernel name substring] [MxNxK substring]
+ * EML_BENCH_VERBOSE=1 prints every round; EML_BENCH_1T=1 skips the two-thread runs. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,18 +41,19 @@ static double median(double *v, int n)
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-#define PEAK_CHAINS 16
-#define PEAK_BODY(VEC, SET1, FMA, ADD, STORE, LANES)                                               \
-    VEC acc[PEAK_CHAINS];                                                                          \
-    for (int i = 0; i < PEAK_CHAINS; i++)                                                          \
+/* Chains per loop: as many as the registers hold beside the two operands (16 ymm, 32 zmm). */
+#define PEAK_CHAINS_AVX2 12
+#define PEAK_CHAINS_AVX512 24
+#define PEAK_BODY(VEC, SET1, FMA, ADD, STORE, LANES, CHAINS)                                       \
+    VEC acc[CHAINS];                                                                               \
+    for (int i = 0; i < CHAINS; i++)                                                               \
         acc[i] = SET1(1.0f + (float)i * 1e-3f);                                                    \
     const VEC x = SET1(0.999999f), y = SET1(1e-7f);                                                \
     for (long it = 0; it < iters; it++) {                                                          \
-        _Pragma("GCC unroll 16") for (int i = 0; i < PEAK_CHAINS; i++) acc[i] =                    \
-            FMA(acc[i], x, y);                                                                     \
+        _Pragma("GCC unroll 24") for (int i = 0; i < CHAINS; i++) acc[i] = FMA(acc[i], x, y);      \
     }                                                                                              \
     VEC s = acc[0];                                                                                \
-    for (int i = 1; i < PEAK_CHAINS; i++)                                                          \
+    for (int i = 1; i < CHAINS; i++)                                                               \
         s = ADD(s, acc[i]);                                                                        \
     float out[LANES];                                                                              \
     STORE(out, s);                                                                                 \
@@ -59,48 +61,56 @@ static double median(double *v, int n)
 
 __attribute__((target("avx512f"))) static float peak_avx512(long iters)
 {
-    PEAK_BODY(__m512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps, _mm512_storeu_ps, 16)
+    PEAK_BODY(__m512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps, _mm512_storeu_ps, 16,
+              PEAK_CHAINS_AVX512)
 }
 
 __attribute__((target("avx2,fma"))) static float peak_avx2(long iters)
 {
-    PEAK_BODY(__m256, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps, _mm256_storeu_ps, 8)
+    PEAK_BODY(__m256, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps, _mm256_storeu_ps, 8,
+              PEAK_CHAINS_AVX2)
 }
 #endif
 
 static volatile float sink;
+static int verbose;
 
-/* GFLOP/s of one core's FMA chains for an ISA (0 when there is no peak loop for it). */
-static double measure_peak(uint32_t isa, double seconds)
+typedef float (*peak_fn)(long iters);
+
+/* The peak loop of an ISA and the floats it computes per iteration (NULL: none). */
+static peak_fn peak_for(uint32_t isa, int *flops_per_iter)
 {
-    float (*fn)(long) = NULL;
-    int lanes = 0;
 #if defined(__x86_64__)
     if (isa == EML_ISA_X86_AVX512) {
-        fn = peak_avx512;
-        lanes = 16;
-    } else if (isa == EML_ISA_X86_AVX2) {
-        fn = peak_avx2;
-        lanes = 8;
+        *flops_per_iter = 2 * 16 * PEAK_CHAINS_AVX512;
+        return peak_avx512;
+    }
+    if (isa == EML_ISA_X86_AVX2) {
+        *flops_per_iter = 2 * 8 * PEAK_CHAINS_AVX2;
+        return peak_avx2;
     }
 #endif
+    (void)isa;
+    *flops_per_iter = 0;
+    return NULL;
+}
+
+/* GFLOP/s of one core's FMA chains over about `seconds` of this thread's CPU time. */
+static double peak_once(uint32_t isa, double seconds)
+{
+    int flops;
+    peak_fn fn = peak_for(isa, &flops);
     if (!fn)
         return 0;
-    long iters = 1 << 16;
-    double v[REPEATS];
-    for (int r = 0; r < REPEATS; r++) {
-        double t;
-        for (;;) {
-            double t0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
-            sink = fn(iters);
-            t = clock_s(CLOCK_THREAD_CPUTIME_ID) - t0;
-            if (t >= seconds)
-                break;
-            iters = (long)((double)iters * (t > 0 ? 1.3 * seconds / t : 4.0)) + 1;
-        }
-        v[r] = (double)iters * PEAK_CHAINS * lanes * 2.0 / t * 1e-9;
+    static long iters = 1 << 14;
+    for (;;) {
+        double t0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
+        sink = fn(iters);
+        double t = clock_s(CLOCK_THREAD_CPUTIME_ID) - t0;
+        if (t >= seconds * 0.7)
+            return (double)iters * flops / t * 1e-9;
+        iters = (long)((double)iters * (t > 0 ? 1.2 * seconds / t : 4.0)) + 1;
     }
-    return median(v, REPEATS);
 }
 
 /* ---- GEMM timing ---- */
@@ -131,34 +141,49 @@ static void fill(float *p, size_t n, uint32_t seed)
     }
 }
 
-static double time_gemm(const eml_f32_gemm_kernel *k, const shape *s, const float *a,
-                        const float *w, float *c, eml_pool *pool, double seconds)
+/* GFLOP/s of one run of at least `seconds`. */
+static double gemm_once(const eml_f32_gemm_kernel *k, const shape *s, const float *a,
+                        const float *w, float *c, eml_pool *pool, double seconds, long *reps)
 {
-    double flop = 2.0 * (double)s->m * (double)s->n * (double)s->k;
     const clockid_t id = eml__pool_threads(pool) == 1 ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC;
-    double v[REPEATS];
-    long reps = 1;
-    for (int r = 0; r < REPEATS; r++) {
-        double t;
-        for (;;) {
-            double t0 = clock_s(id);
-            for (long i = 0; i < reps; i++)
-                eml__f32_gemm_run(k, s->m, s->n, s->k, a, s->k, w, c, s->n, -INFINITY, INFINITY,
-                                  pool);
-            t = clock_s(id) - t0;
-            if (t >= seconds)
-                break;
-            reps = (long)((double)reps * (t > 0 ? 1.3 * seconds / t : 4.0)) + 1;
-        }
-        v[r] = flop * (double)reps / t * 1e-9;
+    const double flop = 2.0 * (double)s->m * (double)s->n * (double)s->k;
+    for (;;) {
+        double t0 = clock_s(id);
+        for (long i = 0; i < *reps; i++)
+            eml__f32_gemm_run(k, s->m, s->n, s->k, a, s->k, w, c, s->n, -INFINITY, INFINITY, pool);
+        double t = clock_s(id) - t0;
+        if (t >= seconds * 0.7)
+            return flop * (double)*reps / t * 1e-9;
+        *reps = (long)((double)*reps * (t > 0 ? 1.2 * seconds / t : 4.0)) + 1;
     }
-    return median(v, REPEATS);
+}
+
+/* Alternates peak and GEMM runs (P G P G ...): the medians of GFLOP/s and of the per-round ratio
+ * to the peak of the cores used, so that a clock change between rounds cancels out. */
+static void measure(const eml_f32_gemm_kernel *k, const shape *s, const float *a, const float *w,
+                    float *c, eml_pool *pool, double seconds, double *gflops, double *ratio)
+{
+    double g[REPEATS], r[REPEATS];
+    long reps = 1;
+    const double threads = (double)eml__pool_threads(pool);
+    for (int i = 0; i < REPEATS; i++) {
+        double peak = peak_once(k->isa, seconds / 4);
+        g[i] = gemm_once(k, s, a, w, c, pool, seconds, &reps);
+        r[i] = peak > 0 ? g[i] / (peak * threads) : 0;
+        if (verbose)
+            printf("    round %d: peak %.1f GFLOP/s, gemm %.1f GFLOP/s\n", i, peak, g[i]);
+    }
+    *gflops = median(g, REPEATS);
+    *ratio = median(r, REPEATS);
 }
 
 int main(int argc, char **argv)
 {
     double seconds = argc > 1 ? atof(argv[1]) : 0.3;
     const char *filter = argc > 2 ? argv[2] : NULL;
+    const char *shape_filter = argc > 3 ? argv[3] : NULL;
+    verbose = getenv("EML_BENCH_VERBOSE") != NULL;
+    const bool two_threads = getenv("EML_BENCH_1T") == NULL;
     if (seconds <= 0)
         seconds = 0.3;
     eml_env *env = NULL;
@@ -179,7 +204,10 @@ int main(int argc, char **argv)
     const uint32_t peak_isas[3] = {EML_ISA_NONE, EML_ISA_X86_AVX2, EML_ISA_X86_AVX512};
     for (int i = 1; i < 3; i++)
         if ((feats & peak_isas[i]) == peak_isas[i]) {
-            peak_by_isa[i] = measure_peak(peak_isas[i], seconds);
+            double v[REPEATS];
+            for (int r = 0; r < REPEATS; r++)
+                v[r] = peak_once(peak_isas[i], seconds);
+            peak_by_isa[i] = median(v, REPEATS);
             printf("FMA peak, 1 core, %s: %.1f GFLOP/s (median of %d)\n",
                    eml__cpu_isa_name(peak_isas[i]), peak_by_isa[i], REPEATS);
         }
@@ -208,22 +236,25 @@ int main(int argc, char **argv)
         const eml_f32_gemm_kernel *k = &ks[ki];
         if ((feats & k->isa) != k->isa || (filter && !strstr(k->name, filter)))
             continue;
-        double peak = k->isa == EML_ISA_X86_AVX512 ? peak_by_isa[2]
-                      : k->isa == EML_ISA_X86_AVX2 ? peak_by_isa[1]
-                                                   : 0;
         for (size_t si = 0; si < sizeof(shapes) / sizeof(shapes[0]); si++) {
             const shape *s = &shapes[si];
+            char dims[64];
+            snprintf(dims, sizeof(dims), "%zux%zux%zu", s->m, s->n, s->k);
+            if (shape_filter && !strstr(dims, shape_filter))
+                continue;
             if (k->isa == EML_ISA_NONE && s->m * s->n * s->k > (size_t)600 * 600 * 600)
                 continue; /* the reference is slow: skip the biggest */
             float *w = aligned_alloc(64, (eml__f32_gemm_packed_bytes(k, s->n, s->k) + 63) / 64 * 64);
             if (!w)
                 return 1;
             eml__f32_gemm_pack(k, s->n, s->k, b, false, bias, w);
-            double g1 = time_gemm(k, s, a, w, c, pools[0], seconds);
-            double g2 = time_gemm(k, s, a, w, c, pools[1], seconds);
+            double g1, r1, g2, r2;
+            measure(k, s, a, w, c, pools[0], seconds, &g1, &r1);
+            g2 = r2 = 0;
+            if (two_threads)
+                measure(k, s, a, w, c, pools[1], seconds, &g2, &r2);
             printf("%-26s %-30s %6zu %6zu %6zu %9.1f %5.0f%% %9.1f %5.0f%%\n", k->name + strlen("eml_f32_gemm_"), s->what,
-                   s->m, s->n, s->k, g1, peak > 0 ? 100 * g1 / peak : 0, g2,
-                   peak > 0 ? 100 * g2 / (2 * peak) : 0);
+                   s->m, s->n, s->k, g1, 100 * r1, g2, 100 * r2);
             fflush(stdout);
             free(w);
         }

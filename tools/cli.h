@@ -20,6 +20,7 @@ typedef int (*cli_command_fn)(int argc, char **argv);
 int cli_info(int argc, char **argv);
 int cli_run(int argc, char **argv);
 int cli_bench(int argc, char **argv);
+int cli_optimize(int argc, char **argv);
 
 /* Prints the one `error: ...` line on stderr (newlines in the text become spaces) and returns
  * `code`. */
@@ -48,6 +49,24 @@ void cli_json_string(FILE *f, const char *s);
 /* Loads a model with an env of n_threads (0: one per CPU). On failure prints the error and returns
  * CLI_FAIL with nothing to free. */
 int cli_load_model(const char *path, uint32_t n_threads, eml_env **env, eml_graph **graph);
+
+/* ---- graph optimization asked on the command line (info, run, optimize) ---- */
+
+typedef struct cli_optimize_args {
+    int level;          /* 0 after --no-optimize; --level N; default 2 */
+    char disable[512];  /* the --disable-pass lists, joined by commas */
+} cli_optimize_args;
+
+void cli_optimize_args_init(cli_optimize_args *o);
+/* At argv[*i]: matches --no-optimize, --level N or --disable-pass NAME[,NAME] (repeatable).
+ * Returns 1 (and advances *i), 0 for another argument, -1 after printing a usage error. */
+int cli_optimize_option(int argc, char **argv, int *i, cli_optimize_args *o);
+/* Optimizes the graph as asked (nothing with level 0; the report is then zeroed). Returns
+ * CLI_OK, CLI_USAGE (an unknown pass name) or CLI_FAIL, the error printed. */
+int cli_optimize_graph(eml_graph *graph, const cli_optimize_args *o, eml_optimize_report *report,
+                       const char *path);
+/* Prints "  constant-folding 70, shape-folding 0, ..." (each pass's rewrites), wrapped. */
+void cli_print_passes(FILE *f, const eml_optimize_report *report);
 
 /* ---- feeding graph inputs from files (run, bench) ---- */
 

@@ -22,10 +22,11 @@ typedef struct bench_options {
     long runs;    /* measured runs, when seconds is 0 */
     double seconds;
     int json;
-    const char **specs;  /* --input [NAME=]FILE */
+    const char **specs; /* --input [NAME=]FILE */
     int n_specs;
     const char **shapes; /* --shape NAME=DxD... */
     int n_shapes;
+    cli_optimize_args opt; /* the graph is optimized as `edgeml run` optimizes it */
 } bench_options;
 
 /* What bench allocates, released in one place. */
@@ -39,7 +40,7 @@ typedef struct bench_state {
     void **generated;  /* per input: generated data (malloc), or NULL */
     double *ms;        /* one latency per measured run */
     long n_ms;
-    double total_s;    /* wall time from the first measured run's start to the last one's end */
+    double total_s; /* wall time from the first measured run's start to the last one's end */
     int64_t batch;
     char batch_note[256];
 } bench_state;
@@ -49,6 +50,7 @@ static int parse_args(int argc, char **argv, bench_options *o)
     memset(o, 0, sizeof(*o));
     o->warmup = 10;
     o->runs = 100;
+    cli_optimize_args_init(&o->opt);
     o->specs = calloc((size_t)argc, sizeof(*o->specs));
     o->shapes = calloc((size_t)argc, sizeof(*o->shapes));
     if (!o->specs || !o->shapes)
@@ -58,7 +60,10 @@ static int parse_args(int argc, char **argv, bench_options *o)
     while (i < argc) {
         const char *a = argv[i], *v = NULL;
         int r;
-        if ((r = cli_option_value(argc, argv, &i, "--input", &v)) != 0) {
+        if ((r = cli_optimize_option(argc, argv, &i, &o->opt)) != 0) {
+            if (r < 0)
+                return CLI_USAGE;
+        } else if ((r = cli_option_value(argc, argv, &i, "--input", &v)) != 0) {
             if (r < 0)
                 return CLI_USAGE;
             o->specs[o->n_specs++] = v;
@@ -98,8 +103,9 @@ static int parse_args(int argc, char **argv, bench_options *o)
         } else if (a[0] == '-' && a[1]) {
             return cli_error(CLI_USAGE, "bench: unknown option '%s'", a);
         } else if (o->model) {
-            return cli_error(CLI_USAGE, "bench: one model at a time ('%s' and '%s'); input files "
-                                        "go with --input",
+            return cli_error(CLI_USAGE,
+                             "bench: one model at a time ('%s' and '%s'); input files "
+                             "go with --input",
                              o->model, a);
         } else {
             o->model = a;
@@ -143,11 +149,20 @@ static void fill_normal(eml_tensor *t, uint64_t *state)
     for (int64_t i = 0; i < n; i++) {
         double x = next_normal(state);
         switch (t->dtype) {
-        case EML_DTYPE_F32: ((float *)t->data)[i] = (float)x; break;
-        case EML_DTYPE_F64: ((double *)t->data)[i] = x; break;
-        case EML_DTYPE_F16: ((uint16_t *)t->data)[i] = eml_f32_to_f16((float)x); break;
-        case EML_DTYPE_BF16: ((uint16_t *)t->data)[i] = eml_f32_to_bf16((float)x); break;
-        default: return;
+        case EML_DTYPE_F32:
+            ((float *)t->data)[i] = (float)x;
+            break;
+        case EML_DTYPE_F64:
+            ((double *)t->data)[i] = x;
+            break;
+        case EML_DTYPE_F16:
+            ((uint16_t *)t->data)[i] = eml_f32_to_f16((float)x);
+            break;
+        case EML_DTYPE_BF16:
+            ((uint16_t *)t->data)[i] = eml_f32_to_bf16((float)x);
+            break;
+        default:
+            return;
         }
     }
 }
@@ -235,15 +250,15 @@ static int generate_input(const bench_options *o, bench_state *s, size_t i, uint
     if (shape) {
         t->rank = parse_dims(shape, t->dims);
         if (t->rank < 0)
-            return cli_error(CLI_USAGE, "--shape %s=%s: want dims like 1x3x224x224", v.name,
-                             shape);
+            return cli_error(CLI_USAGE, "--shape %s=%s: want dims like 1x3x224x224", v.name, shape);
         if (!cli_dims_fit(&v, t->dims, t->rank))
-            return cli_error(CLI_FAIL, "--shape %s=%s does not fit the input's shape %s",
-                             v.name, shape, cli_shape_str(want, sizeof(want), &v));
+            return cli_error(CLI_FAIL, "--shape %s=%s does not fit the input's shape %s", v.name,
+                             shape, cli_shape_str(want, sizeof(want), &v));
     } else {
         if (v.rank < 0)
-            return cli_error(CLI_FAIL, "input '%s' has an unknown rank: give --shape %s=DIMS "
-                                       "or --input %s=FILE",
+            return cli_error(CLI_FAIL,
+                             "input '%s' has an unknown rank: give --shape %s=DIMS "
+                             "or --input %s=FILE",
                              v.name, v.name, v.name);
         t->rank = v.rank;
         for (int d = 0; d < v.rank; d++)
@@ -257,8 +272,8 @@ static int generate_input(const bench_options *o, bench_state *s, size_t i, uint
                     : bytes * (uint64_t)t->dims[d];
     if (bytes > eml_env_max_alloc_bytes(s->env))
         return cli_error(CLI_FAIL, "input '%s' %s%s is too large to generate", v.name,
-                         eml_dtype_name(t->dtype), cli_dims_str(got, sizeof(got), t->dims,
-                                                                t->rank));
+                         eml_dtype_name(t->dtype),
+                         cli_dims_str(got, sizeof(got), t->dims, t->rank));
     s->generated[i] = calloc(1, bytes ? (size_t)bytes : 1);
     if (!s->generated[i])
         return cli_error(CLI_FAIL, "out of memory");
@@ -490,14 +505,17 @@ static void print_json(const bench_options *o, const bench_state *s, const bench
     cli_json_string(f, o->model);
     fprintf(f, ", \"threads\": %u, \"warmup\": %ld, \"runs\": %ld, \"total_s\": %.6f", r->threads,
             o->warmup, s->n_ms, s->total_s);
-    fprintf(f, ", \"latency_ms\": {\"p50\": %.6f, \"p90\": %.6f, \"p99\": %.6f, \"min\": %.6f, "
-               "\"mean\": %.6f, \"max\": %.6f}, \"percentiles\": \"nearest-rank\"",
+    fprintf(f,
+            ", \"latency_ms\": {\"p50\": %.6f, \"p90\": %.6f, \"p99\": %.6f, \"min\": %.6f, "
+            "\"mean\": %.6f, \"max\": %.6f}, \"percentiles\": \"nearest-rank\"",
             r->p50, r->p90, r->p99, r->min, r->mean, r->max);
     fprintf(f, ", \"throughput_ips\": %.6f, \"batch\": %lld, \"batch_from\": ", r->throughput,
             (long long)s->batch);
     cli_json_string(f, s->batch_note);
     fprintf(f, ", \"arena_bytes\": %llu, \"peak_rss_bytes\": %llu",
             (unsigned long long)r->arena_bytes, (unsigned long long)r->peak_rss_bytes);
+    fprintf(f, ", \"optimize_level\": %d, \"disabled_passes\": ", o->opt.level);
+    cli_json_string(f, o->opt.disable);
     fprintf(f, ", \"seed\": %u, \"inputs\": [", BENCH_SEED);
     for (size_t i = 0; i < s->files.count; i++) {
         eml_value_info v;
@@ -557,16 +575,21 @@ static void print_text(const bench_options *o, const bench_state *s, const bench
             printf("  %s  %s%s  generated: zeros\n", v.name, eml_dtype_name(t->dtype),
                    cli_dims_str(shape, sizeof(shape), t->dims, t->rank));
     }
-    printf("threads: %u; warm-up: %ld runs; measured: %ld runs in %.4g s\n", r->threads,
-           o->warmup, s->n_ms, s->total_s);
+    if (o->opt.level == 0)
+        printf("graph: as loaded (--no-optimize)\n");
+    else
+        printf("graph: optimized at level %d%s%s\n", o->opt.level,
+               o->opt.disable[0] ? ", without " : "", o->opt.disable);
+    printf("threads: %u; warm-up: %ld runs; measured: %ld runs in %.4g s\n", r->threads, o->warmup,
+           s->n_ms, s->total_s);
     printf("latency (ms; nearest-rank percentiles of %ld runs):\n", s->n_ms);
     const char *names[6] = {"p50", "p90", "p99", "min", "mean", "max"};
     double values[6] = {r->p50, r->p90, r->p99, r->min, r->mean, r->max};
     for (int k = 0; k < 6; k++) /* sub-millisecond models keep four significant digits */
         printf(r->min < 1.0 ? "  %s %.4g" : "  %s %.3f", names[k], values[k]);
     printf("\n");
-    printf("throughput: %.2f inferences/s (batch %lld: %s)\n", r->throughput,
-           (long long)s->batch, s->batch_note);
+    printf("throughput: %.2f inferences/s (batch %lld: %s)\n", r->throughput, (long long)s->batch,
+           s->batch_note);
     printf("memory: arena %llu bytes planned (dynamic dims = 1); peak RSS %llu bytes (%.1f MiB)\n",
            (unsigned long long)r->arena_bytes, (unsigned long long)r->peak_rss_bytes,
            (double)r->peak_rss_bytes / (1024.0 * 1024.0));
@@ -624,6 +647,8 @@ int cli_bench(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc == CLI_OK)
         rc = cli_load_model(o.model, (uint32_t)o.threads, &s.env, &s.graph);
+    if (rc == CLI_OK)
+        rc = cli_optimize_graph(s.graph, &o.opt, NULL, o.model);
     if (rc == CLI_OK)
         rc = prepare_inputs(&o, &s);
     if (rc == CLI_OK)

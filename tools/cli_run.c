@@ -17,6 +17,7 @@ typedef struct run_options {
     cli_image_args img;
     const char **specs; /* [NAME=]FILE as given */
     int n_specs;
+    cli_optimize_args opt;
 } run_options;
 
 /* What run allocates, released in one place. */
@@ -33,6 +34,7 @@ static int parse_args(int argc, char **argv, run_options *o)
     memset(o, 0, sizeof(*o));
     o->top = 5;
     o->img.layout = -1;
+    cli_optimize_args_init(&o->opt);
     o->specs = calloc((size_t)argc, sizeof(*o->specs));
     if (!o->specs)
         return cli_error(CLI_FAIL, "out of memory");
@@ -45,7 +47,10 @@ static int parse_args(int argc, char **argv, run_options *o)
                 o->specs[o->n_specs++] = argv[i];
             break;
         }
-        if ((r = cli_option_value(argc, argv, &i, "--input", &v)) != 0) {
+        if ((r = cli_optimize_option(argc, argv, &i, &o->opt)) != 0) {
+            if (r < 0)
+                return CLI_USAGE;
+        } else if ((r = cli_option_value(argc, argv, &i, "--input", &v)) != 0) {
             if (r < 0)
                 return CLI_USAGE;
             o->specs[o->n_specs++] = v;
@@ -274,6 +279,8 @@ int cli_run(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc == CLI_OK)
         rc = cli_load_model(o.model, (uint32_t)o.threads, &s.env, &s.graph);
+    if (rc == CLI_OK)
+        rc = cli_optimize_graph(s.graph, &o.opt, NULL, o.model);
     if (rc == CLI_OK)
         rc = cli_inputs_init(&s.inputs, s.graph);
     if (rc == CLI_OK)

@@ -157,6 +157,82 @@ int cli_load_model(const char *path, uint32_t n_threads, eml_env **env, eml_grap
     return CLI_OK;
 }
 
+/* ---- graph optimization (info, run, optimize) ---- */
+
+void cli_optimize_args_init(cli_optimize_args *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->level = 2;
+}
+
+int cli_optimize_option(int argc, char **argv, int *i, cli_optimize_args *o)
+{
+    const char *v = NULL;
+    int r;
+    if (strcmp(argv[*i], "--no-optimize") == 0) {
+        o->level = 0;
+        *i += 1;
+        return 1;
+    }
+    if ((r = cli_option_value(argc, argv, i, "--level", &v)) != 0) {
+        long level;
+        if (r < 0)
+            return -1;
+        if (cli_parse_int(v, 0, 2, &level) != 0) {
+            cli_error(CLI_USAGE, "--level is 0 (none), 1 (ONNX ops only) or 2 (all), not '%s'",
+                      v);
+            return -1;
+        }
+        o->level = (int)level;
+        return 1;
+    }
+    if ((r = cli_option_value(argc, argv, i, "--disable-pass", &v)) != 0) {
+        if (r < 0)
+            return -1;
+        size_t used = strlen(o->disable);
+        if (used + strlen(v) + 2 > sizeof(o->disable)) {
+            cli_error(CLI_USAGE, "--disable-pass: too many names");
+            return -1;
+        }
+        snprintf(o->disable + used, sizeof(o->disable) - used, "%s%s", used ? "," : "", v);
+        return 1;
+    }
+    return 0;
+}
+
+int cli_optimize_graph(eml_graph *graph, const cli_optimize_args *o, eml_optimize_report *report,
+                       const char *path)
+{
+    eml_optimize_options opts;
+    eml_optimize_options_init(&opts);
+    opts.level = o->level;
+    opts.disable = o->disable[0] ? o->disable : NULL;
+    eml_diag diag;
+    eml_diag_init(&diag);
+    eml_status st = eml_graph_optimize(graph, &opts, report, &diag);
+    if (st == EML_EINVAL)
+        return cli_error(CLI_USAGE, "%s", diag.message);
+    if (st != EML_OK)
+        return cli_error_diag(&diag, st, path);
+    return CLI_OK;
+}
+
+void cli_print_passes(FILE *f, const eml_optimize_report *report)
+{
+    size_t col = 0;
+    for (size_t i = 0; i < report->pass_count; i++) {
+        char item[96];
+        int n = snprintf(item, sizeof(item), "%s %llu", report->passes[i].name,
+                         (unsigned long long)report->passes[i].rewrites);
+        if (col && col + (size_t)n + 2 > 96) {
+            fputs(",\n", f);
+            col = 0;
+        }
+        col += (size_t)fprintf(f, "%s%s", col ? ", " : "  ", item);
+    }
+    fputs(report->pass_count ? "\n" : "  none\n", f);
+}
+
 /* ---- feeding graph inputs from files (run, bench) ---- */
 
 int cli_find_input(const eml_graph *graph, const char *name, size_t len)

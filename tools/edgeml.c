@@ -8,6 +8,14 @@
 static int cli_help(int argc, char **argv);
 static int cli_version(int argc, char **argv);
 
+/* The optimization options info, run and optimize share (tools/cli_util.c parses them). */
+#define CLI_OPTIMIZE_HELP                                                                          \
+    "  --no-optimize     use the graph as loaded (same as --level 0)\n"                            \
+    "  --level N         0 none, 1 ONNX ops only, 2 all (default)\n"                               \
+    "  --disable-pass NAME[,NAME]\n"                                                               \
+    "                    skip the named passes ('edgeml info MODEL' lists them with what\n"       \
+    "                    each rewrote: constant-folding, activation-fusion, ...)\n"
+
 typedef struct cli_command {
     const char *name;
     cli_command_fn fn;
@@ -19,13 +27,17 @@ typedef struct cli_command {
 /* Every subcommand, in the order `edgeml help` lists them. Add later ones (bench, quantize,
  * deploy, ...) here. */
 static const cli_command commands[] = {
-    {"info", cli_info, "MODEL [--json]",
+    {"info", cli_info, "MODEL [--json] [--no-optimize] [--level N] [--disable-pass NAME[,NAME]]",
      "show a model's inputs, outputs, ops, parameters, MACs and planned memory",
-     "  --json    print one JSON object instead of text\n"
-     "Memory and MACs are those of the plan made with every dynamic dim taken as 1.\n"},
+     "  --json            print one JSON object instead of text\n"
+     CLI_OPTIMIZE_HELP
+     "Ops are shown before -> after optimization, with each pass's rewrites. Memory and MACs\n"
+     "are those of the plan of the graph as 'edgeml run' runs it (optimized unless\n"
+     "--no-optimize), made with every dynamic dim taken as 1.\n"},
     {"run", cli_run,
      "MODEL [[--input] [NAME=]FILE]... [--output-dir DIR] [--threads N] [--top K]\n"
-     "            [--mean a,b,c] [--std a,b,c] [--layout nchw|nhwc]",
+     "            [--mean a,b,c] [--std a,b,c] [--layout nchw|nhwc]\n"
+     "            [--no-optimize] [--level N] [--disable-pass NAME[,NAME]]",
      "run a model on tensor files and print its outputs",
      "  FILE              a TensorProto .pb, a .npy, or an image (.png, .jpg, .jpeg)\n"
      "  NAME=FILE         feeds graph input NAME; files without NAME= fill the inputs that\n"
@@ -36,11 +48,13 @@ static const cli_command commands[] = {
      "  --mean, --std     image normalisation per channel: (pixel/255 - mean) / std;\n"
      "                    one value applies to every channel (default 0 and 1)\n"
      "  --layout          image tensor layout (default: from the input's shape, else nchw)\n"
+     CLI_OPTIMIZE_HELP
      "Images are resized (nearest) to the input's static height and width, and converted to\n"
      "its channel count (1: grayscale, 3: RGB).\n"},
     {"bench", cli_bench,
      "MODEL [--threads N] [--warmup N] [--runs N | --seconds S]\n"
-     "            [--input [NAME=]FILE]... [--shape NAME=DIMS]... [--json]",
+     "            [--input [NAME=]FILE]... [--shape NAME=DIMS]... [--json]\n"
+     "            [--no-optimize] [--level N] [--disable-pass NAME[,NAME]]",
      "time a model's runs: latency percentiles, throughput, arena and peak memory",
      "  --threads N       threads of the pool (default: one per CPU)\n"
      "  --warmup N        runs before measuring (default 10)\n"
@@ -50,12 +64,22 @@ static const cli_command commands[] = {
      "                    feed an input from a file (.pb, .npy, image), as 'edgeml run' does\n"
      "  --shape NAME=DIMS shape of a generated input, like 1x3x224x224\n"
      "  --json            print one JSON object instead of text\n"
-     "Inputs without a file are generated: float inputs standard normal from a fixed seed\n"
-     "(printed), integer and bool inputs zeros; dynamic dims are 1 unless --shape sets them;\n"
-     "inputs with a default keep it. Each run is one eml_session_run timed with the monotonic\n"
-     "clock; percentiles are nearest-rank. Throughput is runs x batch / wall time, the batch\n"
-     "being dim 0 of the first input whose model declares that dim dynamic (else 1). The\n"
-     "arena is the plan's for dynamic dims = 1; peak RSS is the whole process's.\n"},
+     CLI_OPTIMIZE_HELP
+     "The graph is optimized as 'edgeml run' optimizes it. Inputs without a file are\n"
+     "generated: float inputs standard normal from a fixed seed (printed), integer and bool\n"
+     "inputs zeros; dynamic dims are 1 unless --shape sets them; inputs with a default keep\n"
+     "it. Each run is one eml_session_run timed with the monotonic clock; percentiles are\n"
+     "nearest-rank. Throughput is runs x batch / wall time, the batch being dim 0 of the\n"
+     "first input whose model declares that dim dynamic (else 1). The arena is the plan's for\n"
+     "dynamic dims = 1; peak RSS is the whole process's.\n"},
+    {"optimize", cli_optimize, "MODEL -o OUT.onnx [--level N] [--disable-pass NAME[,NAME]]",
+     "optimize a model's graph and write it as ONNX",
+     "  -o, --output OUT  the ONNX file to write\n"
+     CLI_OPTIMIZE_HELP
+     "The passes fold constants, shapes and BatchNormalization, drop Identity, Dropout and\n"
+     "dead nodes, and (level 2) fuse Conv/Gemm/MatMul with a residual Add and an activation\n"
+     "into edgeml's FusedConv/FusedGemm/FusedMatMul (ONNX domain ai.edgeml, which other\n"
+     "runtimes do not know; --level 1 writes ONNX ops only).\n"},
     {"help", cli_help, "[COMMAND]", "show this help, or a command's", ""},
     {"version", cli_version, "", "print the version", ""},
 };

@@ -67,6 +67,48 @@ EML_API void eml_graph_op_counts(const eml_graph *graph,
                                  void (*fn)(void *user, const char *op_type, size_t count),
                                  void *user);
 
+/* ---- optimization: named graph passes that rewrite the graph in place ---- */
+
+typedef struct eml_optimize_options {
+    uint32_t struct_size;   /* set by eml_optimize_options_init(); fields are only appended */
+    int level;              /* 0 none, 1 basic (ONNX ops only), 2 all, with edgeml's fused ops
+                               (domain ai.edgeml) (default) */
+    const char *disable;    /* borrowed: comma-separated pass names not to run; NULL: none */
+} eml_optimize_options;
+
+EML_API void eml_optimize_options_init(eml_optimize_options *opts);
+
+/* The passes, in the order they run: name `index` (static string), NULL past the last. */
+EML_API const char *eml_optimize_pass_name(size_t index);
+
+#define EML_OPTIMIZE_MAX_PASSES 16
+
+/* What an optimization did. Pass names are static strings. */
+typedef struct eml_optimize_report {
+    size_t nodes_before, nodes_after;               /* top-level nodes */
+    size_t initializers_before, initializers_after;
+    uint32_t rounds;        /* times the pass list ran: it repeats while a round rewrites */
+    size_t pass_count;      /* passes that ran (enabled at this level), in order */
+    struct {
+        const char *name;
+        uint64_t rewrites;  /* nodes folded, removed or fused, summed over the rounds */
+    } passes[EML_OPTIMIZE_MAX_PASSES];
+} eml_optimize_report;
+
+/* Rewrites the graph in place with every pass of opts->level not disabled: constant and shape
+ * folding, Identity/Dropout elimination, BatchNormalization folding, fusion of Conv/Gemm/MatMul
+ * with a residual Add and an activation into ai.edgeml FusedConv/FusedGemm/FusedMatMul, and dead
+ * node elimination. The result computes the same outputs (up to float rounding where BatchNorm
+ * is folded), keeps the graph's input and output names, and saves as ONNX (with the opset
+ * import ai.edgeml 1 when a fused op is used). Subgraphs (If branches) are left as they are.
+ * opts: NULL = defaults. report: may be NULL. Returns EML_OK; EML_EINVAL (a level out of range,
+ * an unknown pass name in opts->disable, named in diag); EML_EGRAPH (the graph is invalid);
+ * EML_ENOMEM (the graph is then valid but partly optimized); EML_EINTERNAL (a pass broke the
+ * graph, named in diag; checked after each pass in debug builds). Not thread-safe for one graph:
+ * nothing may use the graph (a plan included) while it is optimized. */
+EML_API eml_status eml_graph_optimize(eml_graph *graph, const eml_optimize_options *opts,
+                                      eml_optimize_report *report, eml_diag *diag);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,5 +1,6 @@
 /* The f32 GEMM driver: the kernel list and selection, weight packing, and tiling over the pool. */
 #include <math.h>
+#include <stdlib.h>
 
 #include "kernels/gemm.h"
 
@@ -96,6 +97,28 @@ static void gemm_task(void *ctx, size_t index)
     for (size_t k0 = 0; k0 < j->kdim; k0 += j->kc) {
         const size_t kc = EML_MIN(j->kc, j->kdim - k0);
         const eml_f32_minmax *params = k0 + kc == j->kdim ? &j->params : &no_clamp;
+        if (getenv("EMLX_ORDER") && atoi(getenv("EMLX_ORDER")) == 1) {
+            size_t ncc = getenv("EMLX_NC") ? (size_t)atoi(getenv("EMLX_NC")) : 640;
+            for (size_t p = n0; p < n1; p += ncc) {
+                const size_t nc = EML_MIN(ncc, n1 - p);
+                const float *w = j->w + (p / nr) * j->w_panel;
+                static __thread float abuf[16 * 1024];
+                bool packa = getenv("EMLX_PACKA") != NULL;
+                for (size_t i = m0; i < m1; i += mr_tile) {
+                    size_t mrr = EML_MIN(mr_tile, m1 - i);
+                    if (packa) {
+                        for (size_t r = 0; r < mrr; r++)
+                            memcpy(abuf + r * kc, j->a + (i + r) * j->a_stride + k0, kc * 4);
+                        ukernel(mrr, nc, k0, kc, abuf, kc, w, j->w_panel,
+                                j->c + i * j->c_stride + p, j->c_stride, params);
+                    } else
+                    ukernel(EML_MIN(mr_tile, m1 - i), nc, k0, kc, j->a + i * j->a_stride + k0,
+                            j->a_stride, w, j->w_panel, j->c + i * j->c_stride + p, j->c_stride,
+                            params);
+                }
+            }
+            continue;
+        }
         for (size_t mc0 = m0; mc0 < m1; mc0 += j->mc) {
             const size_t mc1 = EML_MIN(m1, mc0 + j->mc);
             for (size_t p = n0; p < n1; p += nr) {
@@ -134,7 +157,8 @@ static void gemm_bias_only(const gemm_job *j)
  * depends on K and the kernel only, never on threads, so every thread count sums alike. */
 static size_t k_block(const eml_f32_gemm_kernel *k, size_t kdim)
 {
-    size_t kc_max = EML_MAX((size_t)16, W_BLOCK_BYTES / (k->nr * sizeof(float)));
+    size_t wb = getenv("EMLX_KC") ? (size_t)atoi(getenv("EMLX_KC")) * 1024 : W_BLOCK_BYTES;
+    size_t kc_max = EML_MAX((size_t)16, wb / (k->nr * sizeof(float)));
     size_t blocks = (kdim + kc_max - 1) / kc_max;
     return (kdim + blocks - 1) / blocks;
 }
@@ -165,7 +189,8 @@ void eml__f32_gemm_run(const eml_f32_gemm_kernel *k, size_t m, size_t n, size_t 
     const size_t mr = k->mr, nr = k->nr;
     const size_t row_tiles = (m + mr - 1) / mr, panels = (n + nr - 1) / nr;
     j.kc = k_block(k, kdim);
-    j.mc = EML_MAX((size_t)1, A_BLOCK_BYTES / (j.kc * sizeof(float) * mr)) * mr;
+    size_t ab = getenv("EMLX_MC") ? (size_t)atoi(getenv("EMLX_MC")) * 1024 : A_BLOCK_BYTES;
+    j.mc = EML_MAX((size_t)1, ab / (j.kc * sizeof(float) * mr)) * mr;
 
     /* Tasks: enough for the pool to balance (4 per thread), each big enough to be worth it. The
      * split never changes what the micro-kernel calls compute for an element, only who makes

@@ -17,6 +17,8 @@
 
 typedef struct counts {
     int total, in_list, passed, failed, refused_ok, refused_wrong, strings;
+    int optimized_same, optimized_differ; /* passing tests run again after eml_graph_optimize */
+    int optimized_changed;                /* ... whose graph the optimizer rewrote */
 } counts;
 
 static const char *data_root(void)
@@ -325,6 +327,26 @@ static void run_one(eml_env *env, const char *suite, const char *name, counts *c
         snprintf(why, sizeof(why), "load: %s", diag.message);
     else
         ok = run_data_sets(env, g, dir, why, sizeof(why));
+    if (ok) {
+        /* the optimized graph (level 2) must pass the same data sets */
+        char opt_why[700] = "";
+        eml_optimize_report report;
+        eml_status ost = eml_graph_optimize(g, NULL, &report, &diag);
+        for (size_t p = 0; ost == EML_OK && p < report.pass_count; p++) {
+            if (report.passes[p].rewrites) {
+                c->optimized_changed++;
+                break;
+            }
+        }
+        if (ost != EML_OK)
+            snprintf(opt_why, sizeof(opt_why), "optimize: %s", diag.message);
+        if (ost == EML_OK && run_data_sets(env, g, dir, opt_why, sizeof(opt_why))) {
+            c->optimized_same++;
+        } else {
+            c->optimized_differ++;
+            printf("FAIL    %s (optimized): %s\n", name, opt_why);
+        }
+    }
     eml_graph_destroy(g);
     if (ok) {
         c->passed++;
@@ -375,7 +397,12 @@ static void run_suite(const char *suite)
            "values, refused), %d passed, %d failed; %d refused as unsupported, %d not refused cleanly\n",
            suite, c.total, c.in_list, c.strings, c.passed, c.failed, c.refused_ok,
            c.refused_wrong);
+    printf("suite %s: %d passing tests checked again optimized (level 2; %d of them rewritten): "
+           "%d pass, %d fail\n",
+           suite, c.optimized_same + c.optimized_differ, c.optimized_changed, c.optimized_same,
+           c.optimized_differ);
     CHECK(c.failed == 0);
+    CHECK(c.optimized_differ == 0);
     CHECK(c.refused_wrong == 0);
 }
 

@@ -221,6 +221,11 @@ EML_TEST(bench_json_fields)
     CHECK(strstr(out_text, "\"shape\": [1, 1, 28, 28], \"source\": \"generated\"") != NULL);
     CHECK(json_number(NULL, "batch") == 1);
     CHECK(json_number(NULL, "seed") >= 0);
+    CHECK(json_number(NULL, "optimize_level") == 2);
+    /* the graph as loaded */
+    REQUIRE(edgeml("bench '%s' --runs 3 --json --no-optimize", model) == 0);
+    check_report(3);
+    CHECK(json_number(NULL, "optimize_level") == 0);
     teardown();
 }
 
@@ -288,6 +293,7 @@ EML_TEST(bench_usage_errors)
     check_one_error_line(edgeml("bench '%s' --shape input", model), 2);
     check_one_error_line(edgeml("bench '%s' --shape input=1x-1x28x28", model), 2);
     check_one_error_line(edgeml("bench '%s' '%s'", model, model), 2);
+    check_one_error_line(edgeml("bench '%s' --level 3", model), 2);
     teardown();
 }
 

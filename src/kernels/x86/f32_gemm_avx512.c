@@ -49,6 +49,13 @@ gemm_x32(const size_t MR, size_t mr, size_t nc, size_t k0, size_t kc, const floa
             const __m512 w0 = _mm512_loadu_ps(wk);
             const __m512 w1 = _mm512_loadu_ps(wk + 16);
             wk += 32;
+#ifdef PFA
+            _mm_prefetch((const char *)((uintptr_t)(ap[k % MR] + k) + PFA), _MM_HINT_T0);
+#endif
+#ifdef PFB
+            _mm_prefetch((const char *)((uintptr_t)wk + PFB), _MM_HINT_T0);
+            _mm_prefetch((const char *)((uintptr_t)wk + PFB + 64), _MM_HINT_T0);
+#endif
 #pragma GCC unroll 16
             for (size_t i = 0; i < MR; i++) {
                 const __m512 va = _mm512_set1_ps(ap[i][k]);

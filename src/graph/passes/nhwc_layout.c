@@ -1,0 +1,426 @@
+/* nhwc-layout: runs convolutions channels-last. Conv and FusedConv (float32, 4-D, constant weights)
+ * become NhwcConv, and MaxPool, AveragePool and GlobalAveragePool whose input is already
+ * channels-last become their Nhwc ops; layout-agnostic ops between them (elementwise unary ops and
+ * activations, Clip, Identity, Add/Sub/Mul/Div/Max/Min of 4-D or scalar operands, Concat on the
+ * channel axis) run channels-last too. A value crosses layouts once, at the edges: Transpose
+ * [0, 2, 3, 1] where an NCHW value enters, [0, 3, 1, 2] where an NHWC value reaches an op that
+ * needs NCHW or a graph output (a view Reshape instead when H = W = 1, as after a global pool).
+ * Existing Transposes between the layouts are reused rather than stacked, so pairs that cancel
+ * vanish (dead-node elimination removes what nothing reads any more). */
+#include <stdio.h>
+
+#include "graph/passes/passes.h"
+
+/* A value's channels-last twin: a value id, or one of these. */
+#define TWIN_NONE (-1)
+#define TWIN_PENDING (-2) /* its producer turns channels-last: the twin is the producer's new output */
+
+enum node_mode { MODE_KEEP = 0, MODE_NHWC_OP = 1, MODE_AGNOSTIC = 2 };
+
+static const int64_t to_nhwc_perm[4] = {0, 2, 3, 1};
+static const int64_t to_nchw_perm[4] = {0, 3, 1, 2};
+
+typedef struct layout {
+    eml_graph *g;
+    eml_static_shapes s;
+    eml_uses u;
+    size_t n_values;      /* values before the pass: the only ones s and u describe */
+    int32_t *twin;        /* per value */
+    uint8_t *mode;        /* per node */
+    uint8_t *orphan;      /* per value: its producer now writes the twin instead */
+    int32_t shape_to_nchw, shape_to_nhwc; /* Reshape shapes [0,-1,1,1] and [0,1,1,-1], or -1 */
+    uint64_t rewrites;
+} layout;
+
+/* ---- what the static shapes say ---- */
+
+static bool known(const layout *l, int32_t v)
+{
+    return v >= 0 && (size_t)v < l->n_values && l->s.known[v];
+}
+
+static bool rank4(const layout *l, int32_t v)
+{
+    return known(l, v) && l->s.run[0][v].rank == 4;
+}
+
+static bool is_f32_4d(const layout *l, int32_t v)
+{
+    return rank4(l, v) && l->s.run[0][v].dtype == EML_DTYPE_F32;
+}
+
+/* One element: broadcasts the same way in either layout. */
+static bool is_scalar(const layout *l, int32_t v)
+{
+    if (!known(l, v) || l->s.run[0][v].rank > 4)
+        return false;
+    for (int r = 0; r < 2; r++)
+        for (int d = 0; d < l->s.run[r][v].rank; d++)
+            if (l->s.run[r][v].dims[d] != 1)
+                return false;
+    return true;
+}
+
+/* [N, C, 1, 1] for every input shape: NCHW and NHWC hold the same bytes. */
+static bool unit_plane(const layout *l, int32_t v)
+{
+    if (!rank4(l, v))
+        return false;
+    for (int r = 0; r < 2; r++)
+        if (l->s.run[r][v].dims[2] != 1 || l->s.run[r][v].dims[3] != 1)
+            return false;
+    return true;
+}
+
+static bool has_twin(const layout *l, int32_t v)
+{
+    return v >= 0 && (size_t)v < l->n_values && l->twin[v] != TWIN_NONE;
+}
+
+static bool perm_is(const eml_node *n, const int64_t *perm)
+{
+    const eml_attr *a = eml__node_attr(n, "perm");
+    if (!a || a->type != EML_ATTR_INTS || a->count != 4)
+        return false;
+    for (int i = 0; i < 4; i++)
+        if (a->ints[i] != perm[i])
+            return false;
+    return true;
+}
+
+/* ---- which nodes change ---- */
+
+static bool is_unary_agnostic(eml_op_id op)
+{
+    switch (op) {
+    case EML_OP_Relu:
+    case EML_OP_LeakyRelu:
+    case EML_OP_Clip:
+    case EML_OP_Sigmoid:
+    case EML_OP_HardSigmoid:
+    case EML_OP_HardSwish:
+    case EML_OP_Tanh:
+    case EML_OP_Elu:
+    case EML_OP_Selu:
+    case EML_OP_Celu:
+    case EML_OP_Softplus:
+    case EML_OP_Softsign:
+    case EML_OP_Abs:
+    case EML_OP_Neg:
+    case EML_OP_Exp:
+    case EML_OP_Log:
+    case EML_OP_Sqrt:
+    case EML_OP_Reciprocal:
+    case EML_OP_Erf:
+    case EML_OP_Identity: return true;
+    default: return false;
+    }
+}
+
+static bool is_binary_agnostic(eml_op_id op)
+{
+    return op == EML_OP_Add || op == EML_OP_Sub || op == EML_OP_Mul || op == EML_OP_Div ||
+           op == EML_OP_Max || op == EML_OP_Min;
+}
+
+/* Inputs that carry the layout (the others are weights, scalars, bounds). */
+static bool is_data_input(const layout *l, const eml_node *n, int32_t k)
+{
+    const int32_t v = n->inputs[k];
+    if (v < 0)
+        return false;
+    switch (n->op) {
+    case EML_OP_Conv:
+    case EML_OP_FusedConv:
+    case EML_OP_NhwcConv: return k == 0 || k == 3;
+    case EML_OP_Concat: return true;
+    default: break;
+    }
+    if (is_binary_agnostic(n->op))
+        return !is_scalar(l, v);
+    return k == 0;
+}
+
+static bool single_output(const eml_node *n)
+{
+    for (int32_t k = 1; k < n->n_outputs; k++)
+        if (n->outputs[k] >= 0)
+            return false;
+    return n->n_outputs >= 1 && n->outputs[0] >= 0;
+}
+
+static bool conv_convertible(const layout *l, const eml_node *n)
+{
+    if (n->op != EML_OP_Conv && n->op != EML_OP_FusedConv)
+        return false;
+    if (n->n_inputs < 2 || !is_f32_4d(l, n->inputs[0]) || !eml__value_is_const(l->g, n->inputs[1]))
+        return false;
+    eml_tensor w;
+    if (!eml__value_const(l->g, n->inputs[1], &w) || w.rank != 4 || w.dtype != EML_DTYPE_F32)
+        return false;
+    if (n->n_inputs > 2 && n->inputs[2] >= 0 && !eml__value_is_const(l->g, n->inputs[2]))
+        return false;
+    if (n->n_inputs > 3 && n->inputs[3] >= 0 && !is_f32_4d(l, n->inputs[3]))
+        return false;
+    return n->n_inputs <= 4 && rank4(l, n->outputs[0]);
+}
+
+static bool pool_convertible(const layout *l, const eml_node *n)
+{
+    if (n->op != EML_OP_MaxPool && n->op != EML_OP_AveragePool &&
+        n->op != EML_OP_GlobalAveragePool)
+        return false;
+    /* only where the input is channels-last already: a lone pool is not worth two transposes */
+    return is_f32_4d(l, n->inputs[0]) && has_twin(l, n->inputs[0]) && rank4(l, n->outputs[0]);
+}
+
+/* An agnostic op runs channels-last when one of its data inputs is, and every other one is 4-D
+ * (it gets a twin) or a scalar. */
+static bool agnostic_convertible(const layout *l, const eml_node *n)
+{
+    if (!rank4(l, n->outputs[0]))
+        return false;
+    if (n->op == EML_OP_Concat) {
+        const eml_attr *axis = eml__node_attr(n, "axis");
+        if (!axis || axis->type != EML_ATTR_INT || (axis->i != 1 && axis->i != -3))
+            return false;
+    } else if (!is_unary_agnostic(n->op) && !is_binary_agnostic(n->op)) {
+        return false;
+    }
+    if (eml__node_has_subgraph(n))
+        return false;
+    bool any = false;
+    for (int32_t k = 0; k < n->n_inputs; k++) {
+        const int32_t v = n->inputs[k];
+        if (!is_data_input(l, n, k))
+            continue;
+        if (!rank4(l, v))
+            return false;
+        any = any || has_twin(l, v);
+    }
+    return any;
+}
+
+/* ---- building nodes ---- */
+
+static eml_status set_perm(eml_graph *g, eml_node *n, const int64_t *perm)
+{
+    eml_attr *a = &n->attrs[0];
+    a->name = eml__strdup(g->env, "perm");
+    a->ints = eml__alloc(g->env, 4 * sizeof(int64_t));
+    if (!a->name || !a->ints)
+        return EML_ENOMEM;
+    a->type = EML_ATTR_INTS;
+    a->count = 4;
+    memcpy(a->ints, perm, 4 * sizeof(int64_t));
+    return EML_OK;
+}
+
+/* A node in the default domain reading in and writing out (nodes are sorted after the passes). */
+static eml_status add_node(layout *l, const char *op, int32_t n_in, int32_t n_attrs, int32_t in,
+                           int32_t out, eml_node **made)
+{
+    eml_graph *g = l->g;
+    char name[256];
+    snprintf(name, sizeof(name), "%.200s_%s", g->values[out].name, op);
+    eml_node *n;
+    eml_status st = eml__graph_add_node(g, name, op, "", n_in, 1, n_attrs, &n);
+    if (st == EML_OK)
+        st = eml__node_set_op(g, n, op, "");
+    if (st != EML_OK)
+        return st;
+    if (n->opset <= 0) /* a graph without opset imports: the op's current form */
+        n->opset = 17;
+    n->inputs[0] = in;
+    n->outputs[0] = out;
+    g->values[out].producer = (int32_t)(g->n_nodes - 1);
+    *made = n;
+    l->rewrites++;
+    return EML_OK;
+}
+
+/* out = in with dims permuted: a Transpose, or a Reshape (a view) when H = W = 1 makes the two
+ * layouts the same bytes. */
+static eml_status convert(layout *l, int32_t in, int32_t out, bool to_nhwc, bool unit)
+{
+    eml_graph *g = l->g;
+    eml_node *n;
+    eml_status st;
+    if (unit && eml__graph_opset(g, "") >= 5) {
+        int32_t *shape = to_nhwc ? &l->shape_to_nhwc : &l->shape_to_nchw;
+        if (*shape < 0) {
+            int64_t *d = eml__alloc(g->env, 4 * sizeof(int64_t));
+            if (!d)
+                return EML_ENOMEM;
+            /* 0 copies the batch dim, -1 takes the channels */
+            const int64_t dims[2][4] = {{0, -1, 1, 1}, {0, 1, 1, -1}};
+            memcpy(d, dims[to_nhwc], sizeof(dims[0]));
+            eml_tensor t = {EML_DTYPE_I64, 1, {4}, d};
+            st = eml__graph_new_const(g, "nhwc_layout", to_nhwc ? "_shape_nhwc" : "_shape_nchw",
+                                      &t, shape);
+            if (st != EML_OK) {
+                eml__free(g->env, d);
+                return st;
+            }
+        }
+        st = add_node(l, "Reshape", 2, 0, in, out, &n);
+        if (st == EML_OK)
+            n->inputs[1] = *shape;
+        return st;
+    }
+    st = add_node(l, "Transpose", 1, 1, in, out, &n);
+    return st == EML_OK ? set_perm(g, n, to_nhwc ? to_nhwc_perm : to_nchw_perm) : st;
+}
+
+/* The channels-last twin of v, made now when v has none. */
+static eml_status twin_of(layout *l, int32_t v, int32_t *out)
+{
+    if (l->twin[v] >= 0) {
+        *out = l->twin[v];
+        return EML_OK;
+    }
+    EML_ASSERT(l->twin[v] == TWIN_NONE); /* pending twins exist before their readers (topological) */
+    eml_status st = eml__graph_new_value(l->g, l->g->values[v].name, "_nhwc", out);
+    if (st == EML_OK)
+        st = convert(l, v, *out, true, unit_plane(l, v));
+    if (st == EML_OK)
+        l->twin[v] = *out;
+    return st;
+}
+
+static const char *nhwc_op(eml_op_id op)
+{
+    switch (op) {
+    case EML_OP_MaxPool: return "NhwcMaxPool";
+    case EML_OP_AveragePool: return "NhwcAveragePool";
+    case EML_OP_GlobalAveragePool: return "NhwcGlobalAveragePool";
+    default: return "NhwcConv";
+    }
+}
+
+/* Rewires node i to read and write twins, and turns it into its Nhwc op or moves Concat's axis. */
+static eml_status rewrite_node(layout *l, size_t i)
+{
+    eml_graph *g = l->g;
+    eml_status st;
+    for (int32_t k = 0; k < g->nodes[i].n_inputs; k++) {
+        if (!is_data_input(l, &g->nodes[i], k))
+            continue;
+        int32_t t;
+        /* may add nodes: g->nodes moves, so the node is looked up again each time */
+        st = twin_of(l, g->nodes[i].inputs[k], &t);
+        if (st != EML_OK)
+            return st;
+        g->nodes[i].inputs[k] = t;
+    }
+    const int32_t y = g->nodes[i].outputs[0];
+    int32_t t;
+    st = eml__graph_new_value(g, g->values[y].name, "_nhwc", &t);
+    if (st != EML_OK)
+        return st;
+    eml_node *n = &g->nodes[i];
+    n->outputs[0] = t;
+    g->values[t].producer = (int32_t)i;
+    g->values[y].producer = -1;
+    l->twin[y] = t;
+    l->orphan[y] = 1;
+    if (l->mode[i] == MODE_NHWC_OP) {
+        st = eml__graph_import_edgeml(g);
+        if (st == EML_OK)
+            st = eml__node_set_op(g, &g->nodes[i], nhwc_op(g->nodes[i].op), EML_EDGEML_DOMAIN);
+        if (st != EML_OK)
+            return st;
+    } else if (n->op == EML_OP_Concat) {
+        ((eml_attr *)eml__node_attr(n, "axis"))->i = 3;
+    }
+    l->rewrites++;
+    return EML_OK;
+}
+
+/* Where an orphaned NCHW value is still read (or is a graph output), it is made back from its
+ * twin. */
+static eml_status restore_nchw(layout *l)
+{
+    eml_uses u;
+    eml_status st = eml__uses_build(l->g, &u);
+    if (st != EML_OK)
+        return st;
+    for (size_t v = 0; v < l->n_values && st == EML_OK; v++) {
+        if (l->orphan[v] && (u.count[v] > 0 || u.fixed[v]))
+            st = convert(l, l->twin[v], (int32_t)v, false, unit_plane(l, (int32_t)v));
+    }
+    eml__uses_deinit(&u);
+    return st;
+}
+
+static bool worth_running(const eml_graph *g)
+{
+    for (size_t i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i].op == EML_OP_Conv || g->nodes[i].op == EML_OP_FusedConv)
+            return true;
+    return false;
+}
+
+eml_status eml__pass_nhwc_layout(eml_pass_ctx *ctx)
+{
+    eml_graph *g = ctx->g;
+    if (!worth_running(g))
+        return EML_OK;
+    eml_env *env = g->env;
+    layout l = {.g = g, .n_values = g->n_values, .shape_to_nchw = -1, .shape_to_nhwc = -1};
+    const size_t n_nodes = g->n_nodes;
+    int32_t *order = eml__alloc(env, EML_MAX(n_nodes, 1) * sizeof(int32_t));
+    l.twin = eml__alloc(env, EML_MAX(l.n_values, 1) * sizeof(int32_t));
+    l.mode = eml__calloc(env, EML_MAX(n_nodes, 1), 1);
+    l.orphan = eml__calloc(env, EML_MAX(l.n_values, 1), 1);
+    eml_status st = EML_ENOMEM;
+    if (!order || !l.twin || !l.mode || !l.orphan)
+        goto done;
+    st = eml__graph_verify(g, order, NULL);
+    if (st != EML_OK)
+        goto done;
+    st = eml__infer_static(g, &l.s, ctx->diag);
+    if (st != EML_OK)
+        goto done;
+    for (size_t v = 0; v < l.n_values; v++)
+        l.twin[v] = TWIN_NONE;
+    /* decide, in topological order, so that each node sees its inputs' twins */
+    for (size_t k = 0; k < n_nodes; k++) {
+        const size_t i = (size_t)order[k];
+        const eml_node *n = &g->nodes[i];
+        if (n->op == EML_OP_Transpose && n->inputs[0] >= 0 && n->outputs[0] >= 0 &&
+            rank4(&l, n->inputs[0])) {
+            /* a Transpose between the layouts already is a twin */
+            if (perm_is(n, to_nchw_perm))
+                l.twin[n->outputs[0]] = n->inputs[0];
+            else if (perm_is(n, to_nhwc_perm) && l.twin[n->inputs[0]] == TWIN_NONE)
+                l.twin[n->inputs[0]] = n->outputs[0];
+            continue;
+        }
+        if (!single_output(n) || eml__node_has_subgraph(n))
+            continue;
+        if (conv_convertible(&l, n) || pool_convertible(&l, n))
+            l.mode[i] = MODE_NHWC_OP;
+        else if (agnostic_convertible(&l, n))
+            l.mode[i] = MODE_AGNOSTIC;
+        if (l.mode[i] != MODE_KEEP)
+            l.twin[n->outputs[0]] = TWIN_PENDING;
+    }
+    for (size_t k = 0; k < n_nodes && st == EML_OK; k++) {
+        const size_t i = (size_t)order[k];
+        if (l.mode[i] != MODE_KEEP)
+            st = rewrite_node(&l, i);
+    }
+    if (st == EML_OK && l.rewrites)
+        st = restore_nchw(&l);
+    if (l.rewrites)
+        eml__graph_reindex(g);
+done:
+    ctx->rewrites += l.rewrites;
+    eml__static_shapes_deinit(&l.s);
+    eml__free(env, order);
+    eml__free(env, l.twin);
+    eml__free(env, l.mode);
+    eml__free(env, l.orphan);
+    return st;
+}

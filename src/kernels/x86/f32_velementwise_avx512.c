@@ -1,0 +1,5 @@
+/* The f32 elementwise micro-kernels for AVX-512 (16 floats per vector, masked tails). */
+#define EML_SIMD_AVX512
+#include "kernels/x86/f32_velementwise_impl.h"
+
+EML_VELEM_TABLE(EML_ISA_X86_AVX512)
