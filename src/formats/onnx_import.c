@@ -258,12 +258,6 @@ static eml_status resolve_node(eml_onnx_loader *ld, eml_node *n)
     n->op = op;
     if (ld->flags & (EML_ONNX_LOAD_SKIP_PREPARE | EML_ONNX_LOAD_ANY_OP))
         return EML_OK;
-    if (!info->prepare) {
-        node_where(ld, n);
-        return eml__diag(diag, EML_EUNSUPPORTED,
-                         "unsupported: %s (opset %d) at node '%s': not implemented yet", n->op_type,
-                         (int)n->opset, n->name);
-    }
     _Alignas(64) unsigned char params[EML_PARAMS_MAX];
     memset(params, 0, sizeof(params));
     eml_prepare_ctx ctx = {n, op, n->opset, params, diag};

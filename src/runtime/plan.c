@@ -91,7 +91,7 @@ static eml_status prepare_node(eml_plan *p, eml_plan_node *pn, eml_diag *diag)
     eml_status st = EML_OK;
     const eml_node *node = pn->node;
     pn->info = eml__op_info(node->op);
-    if (!pn->info || !pn->info->prepare || !pn->info->infer) {
+    if (!pn->info) { /* a graph built with unresolved ops */
         eml__diag_where(diag, NULL, node->name, node->op_type, node->opset, -1);
         return eml__diag(diag, EML_EUNSUPPORTED, "unsupported: %s (opset %d) at node '%s'",
                          node->op_type, (int)node->opset, node->name);
