@@ -4,6 +4,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <cpuid.h>
@@ -127,13 +128,12 @@ static const struct {
     {"neonfp16", EML_ISA_ARM_NEONDOT | EML_ISA_ARM_NEONFP16},
 };
 
-static uint32_t cap_mask(void)
+uint32_t eml__cpu_isa_cap(const char *value)
 {
-    const char *s = getenv("EML_ISA");
-    if (!s || !*s || strcmp(s, "native") == 0)
+    if (!value || !*value || strcmp(value, "native") == 0)
         return ~CACHED;
     for (size_t i = 0; i < sizeof(isa_names) / sizeof(isa_names[0]); i++)
-        if (strcmp(s, isa_names[i].name) == 0)
+        if (strcmp(value, isa_names[i].name) == 0)
             return isa_names[i].mask;
     return EML_ISA_NONE;
 }
@@ -142,10 +142,27 @@ uint32_t eml__cpu_features(void)
 {
     uint32_t v = atomic_load_explicit(&capped_cache, memory_order_relaxed);
     if (!(v & CACHED)) {
-        v = (eml__cpu_features_detected() & cap_mask()) | CACHED;
+        v = (eml__cpu_features_detected() & eml__cpu_isa_cap(getenv("EML_ISA"))) | CACHED;
         atomic_store_explicit(&capped_cache, v, memory_order_relaxed);
     }
     return v & ~CACHED;
+}
+
+static _Atomic size_t l2_cache; /* SIZE_MAX: asked, unknown */
+
+size_t eml__cpu_l2_bytes(void)
+{
+    size_t v = atomic_load_explicit(&l2_cache, memory_order_relaxed);
+    if (v == 0) {
+        long n = -1;
+#if defined(_SC_LEVEL2_CACHE_SIZE)
+        n = sysconf(_SC_LEVEL2_CACHE_SIZE);
+#endif
+        /* some hypervisors and libcs report nothing or nonsense */
+        v = n >= 64 * 1024 && n <= 64l * 1024 * 1024 ? (size_t)n : SIZE_MAX;
+        atomic_store_explicit(&l2_cache, v, memory_order_relaxed);
+    }
+    return v == SIZE_MAX ? 0 : v;
 }
 
 const char *eml__cpu_isa_name(uint32_t isa)

@@ -3,6 +3,7 @@
 #define EML_CORE_CPU_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Feature bits (append-only). An x86 bit is set only when the OS also saves the register state
@@ -39,6 +40,10 @@
  * Thread-safe; the result never changes after the first call. */
 uint32_t eml__cpu_features(void);
 
+/* The feature mask an EML_ISA value allows (all bits for NULL, "" and "native"; none for an unknown
+ * value). */
+uint32_t eml__cpu_isa_cap(const char *value);
+
 /* The features the CPU and OS offer, without the EML_ISA cap (for tests and benchmarks). */
 uint32_t eml__cpu_features_detected(void);
 
@@ -47,6 +52,10 @@ static inline bool eml__cpu_has(uint32_t isa)
 {
     return (eml__cpu_features() & isa) == isa;
 }
+
+/* Bytes of one core's L2 cache, or 0 when unknown (for cache blocking that does not change
+ * results). */
+size_t eml__cpu_l2_bytes(void);
 
 /* Short name of an EML_ISA_* set: "ref", "avx2", "avx512", ... ("?" for other sets). */
 const char *eml__cpu_isa_name(uint32_t isa);

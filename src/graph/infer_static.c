@@ -127,8 +127,7 @@ static bool has_subgraph(const eml_node *n)
 }
 
 /* Infers one node in both runs; leaves its outputs unknown when it cannot. */
-static void infer_node(const eml_graph *g, const eml_node *node, void *params,
-                       eml_static_shapes *s)
+static void infer_node(const eml_graph *g, const eml_node *node, void *params, eml_static_shapes *s)
 {
     const eml_op_info *info = eml__op_info(node->op);
     if (!info || !info->prepare || !info->infer || !info->kernel || has_subgraph(node) ||

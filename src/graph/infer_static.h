@@ -14,8 +14,8 @@
 typedef struct eml_static_shapes {
     eml_env *env;
     size_t n_values;
-    eml_tensor *run[2];     /* per value: dtype, rank, dims of each run; data of initializers */
-    uint8_t *known;         /* per value: 1 when both runs inferred it */
+    eml_tensor *run[2]; /* per value: dtype, rank, dims of each run; data of initializers */
+    uint8_t *known;     /* per value: 1 when both runs inferred it */
 } eml_static_shapes;
 
 /* Infers the top-level graph's values in topological order. A value is unknown downstream of an

@@ -1,6 +1,5 @@
 /* The f32 GEMM driver: the kernel list and selection, weight packing, and tiling over the pool. */
 #include <math.h>
-#include <stdlib.h>
 
 #include "kernels/gemm.h"
 
@@ -18,12 +17,17 @@ const eml_f32_gemm_kernel *eml__f32_gemm_kernels(size_t *count)
     return kernels;
 }
 
-const eml_f32_gemm_kernel *eml__f32_gemm_select(void)
+const eml_f32_gemm_kernel *eml__f32_gemm_select_for(uint32_t features)
 {
     for (size_t i = 0; i < KERNEL_COUNT; i++)
-        if (eml__cpu_has(kernels[i].isa))
+        if ((features & kernels[i].isa) == kernels[i].isa)
             return &kernels[i];
     return &kernels[KERNEL_COUNT - 1]; /* the reference needs nothing: never reached */
+}
+
+const eml_f32_gemm_kernel *eml__f32_gemm_select(void)
+{
+    return eml__f32_gemm_select_for(eml__cpu_features());
 }
 
 /* Floats of one packed panel: NR bias floats, then K rows of NR weights. */
@@ -76,16 +80,16 @@ typedef struct gemm_job {
     float *c;
     size_t c_stride;
     eml_f32_minmax params;
-    size_t kc;         /* K per block; a function of K and the kernel only */
-    size_t mc;         /* rows per block of A kept in cache, a multiple of MR */
+    size_t kc;         /* K per block: a function of K and the kernel only */
+    size_t nc;         /* columns per sweep down the rows, a multiple of NR */
     size_t mb;         /* rows per task, a multiple of MR */
     size_t nb;         /* columns per task, a multiple of NR */
     size_t col_blocks; /* tasks across N */
 } gemm_job;
 
-/* One task: rows [m0, m1) × columns [n0, n1) of C over all of K, blocked as GotoBLAS does: for a
- * block of K, a block of A rows (mc × kc) stays in L2 while every panel's kc × NR slice is
- * swept down it from L1. */
+/* One task: rows [m0, m1) × columns [n0, n1) of C over all of K. For each block of K and each
+ * chunk of columns, the chunk's panels (kc × nc) stay in L2 while the row tiles go down them;
+ * the micro-kernel keeps its row tile of A (MR × kc) in L1 across the chunk's panels. */
 static void gemm_task(void *ctx, size_t index)
 {
     const gemm_job *j = ctx;
@@ -97,38 +101,13 @@ static void gemm_task(void *ctx, size_t index)
     for (size_t k0 = 0; k0 < j->kdim; k0 += j->kc) {
         const size_t kc = EML_MIN(j->kc, j->kdim - k0);
         const eml_f32_minmax *params = k0 + kc == j->kdim ? &j->params : &no_clamp;
-        if (getenv("EMLX_ORDER") && atoi(getenv("EMLX_ORDER")) == 1) {
-            size_t ncc = getenv("EMLX_NC") ? (size_t)atoi(getenv("EMLX_NC")) : 640;
-            for (size_t p = n0; p < n1; p += ncc) {
-                const size_t nc = EML_MIN(ncc, n1 - p);
-                const float *w = j->w + (p / nr) * j->w_panel;
-                static __thread float abuf[16 * 1024];
-                bool packa = getenv("EMLX_PACKA") != NULL;
-                for (size_t i = m0; i < m1; i += mr_tile) {
-                    size_t mrr = EML_MIN(mr_tile, m1 - i);
-                    if (packa) {
-                        for (size_t r = 0; r < mrr; r++)
-                            memcpy(abuf + r * kc, j->a + (i + r) * j->a_stride + k0, kc * 4);
-                        ukernel(mrr, nc, k0, kc, abuf, kc, w, j->w_panel,
-                                j->c + i * j->c_stride + p, j->c_stride, params);
-                    } else
-                    ukernel(EML_MIN(mr_tile, m1 - i), nc, k0, kc, j->a + i * j->a_stride + k0,
-                            j->a_stride, w, j->w_panel, j->c + i * j->c_stride + p, j->c_stride,
-                            params);
-                }
-            }
-            continue;
-        }
-        for (size_t mc0 = m0; mc0 < m1; mc0 += j->mc) {
-            const size_t mc1 = EML_MIN(m1, mc0 + j->mc);
-            for (size_t p = n0; p < n1; p += nr) {
-                const size_t nc = EML_MIN(nr, n1 - p);
-                const float *w = j->w + (p / nr) * j->w_panel;
-                for (size_t i = mc0; i < mc1; i += mr_tile)
-                    ukernel(EML_MIN(mr_tile, mc1 - i), nc, k0, kc, j->a + i * j->a_stride + k0,
-                            j->a_stride, w, j->w_panel, j->c + i * j->c_stride + p, j->c_stride,
-                            params);
-            }
+        for (size_t p = n0; p < n1; p += j->nc) {
+            const size_t nc = EML_MIN(j->nc, n1 - p);
+            const float *w = j->w + (p / nr) * j->w_panel;
+            for (size_t i = m0; i < m1; i += mr_tile)
+                ukernel(EML_MIN(mr_tile, m1 - i), nc, k0, kc, j->a + i * j->a_stride + k0,
+                        j->a_stride, w, j->w_panel, j->c + i * j->c_stride + p, j->c_stride,
+                        params);
         }
     }
 }
@@ -146,21 +125,30 @@ static void gemm_bias_only(const gemm_job *j)
         }
 }
 
-/* Cache budgets: one panel's K block (kc × NR) in half of L1, a block of A rows (mc × kc) in
- * part of L2. */
-#define W_BLOCK_BYTES (24u * 1024u)
-#define A_BLOCK_BYTES (256u * 1024u)
+/* A row tile of one K block (MR × kc floats) fits in this part of L1 beside the streamed
+ * weights. A constant, not the detected L1 size: kc changes the order of the sums, and results
+ * should not depend on the machine beyond its ISA. */
+#define A_TILE_BYTES (24u * 1024u)
 /* Below this many multiply-adds per task, the pool's hand-off costs more than it gains. */
 #define MIN_TASK_MACS (64u * 1024u)
 
-/* K per block: at most the L1 budget, split evenly so that the last block is not a sliver. It
- * depends on K and the kernel only, never on threads, so every thread count sums alike. */
+/* K per block: at most what the A budget allows, split evenly so that the last block is not a
+ * sliver. It depends on K and the kernel only, never on threads. */
 static size_t k_block(const eml_f32_gemm_kernel *k, size_t kdim)
 {
-    size_t wb = getenv("EMLX_KC") ? (size_t)atoi(getenv("EMLX_KC")) * 1024 : W_BLOCK_BYTES;
-    size_t kc_max = EML_MAX((size_t)16, wb / (k->nr * sizeof(float)));
+    size_t kc_max = EML_MAX((size_t)16, A_TILE_BYTES / (k->mr * sizeof(float)));
     size_t blocks = (kdim + kc_max - 1) / kc_max;
     return (kdim + blocks - 1) / blocks;
+}
+
+/* Columns per sweep: the chunk's kc rows of panels fill about 3/4 of L2. Only the loop order
+ * depends on it, never a sum. */
+static size_t n_chunk(const eml_f32_gemm_kernel *k, size_t kc)
+{
+    size_t l2 = eml__cpu_l2_bytes();
+    size_t budget = l2 ? l2 / 4 * 3 : 384u * 1024u;
+    size_t panel_bytes = kc * k->nr * sizeof(float);
+    return EML_MAX((size_t)1, budget / panel_bytes) * k->nr;
 }
 
 void eml__f32_gemm_run(const eml_f32_gemm_kernel *k, size_t m, size_t n, size_t kdim,
@@ -189,12 +177,11 @@ void eml__f32_gemm_run(const eml_f32_gemm_kernel *k, size_t m, size_t n, size_t 
     const size_t mr = k->mr, nr = k->nr;
     const size_t row_tiles = (m + mr - 1) / mr, panels = (n + nr - 1) / nr;
     j.kc = k_block(k, kdim);
-    size_t ab = getenv("EMLX_MC") ? (size_t)atoi(getenv("EMLX_MC")) * 1024 : A_BLOCK_BYTES;
-    j.mc = EML_MAX((size_t)1, ab / (j.kc * sizeof(float) * mr)) * mr;
+    j.nc = n_chunk(k, j.kc);
 
-    /* Tasks: enough for the pool to balance (4 per thread), each big enough to be worth it. The
-     * split never changes what the micro-kernel calls compute for an element, only who makes
-     * them, so the result is the same for every thread count. */
+    /* Tasks: enough for the pool to balance (4 per thread), each big enough to be worth it; rows
+     * first, columns when the rows run out. Each element's sum is the same sequence of
+     * micro-kernel calls whoever makes them, so the result is the same for every thread count. */
     const size_t threads = eml__pool_threads(pool);
     size_t want = threads > 1 ? threads * 4 : 1;
     const size_t tile_macs = mr * nr * kdim;

@@ -18,8 +18,8 @@ typedef struct gemm_state {
     size_t n, kdim;
     float min, max; /* output clamp */
     float *packed;  /* owned */
-    /* an activation after the product: post_fn from post_ops, or the reference one (post_ref)
-     * when no micro-kernel table runs here */
+    /* an activation after the product: an elementwise micro-kernel (post_fn), or the reference
+     * activation (post_ref) when no micro-kernel table runs here */
     eml_f32_vunary_fn post_fn;
     eml_f32_vunary_params post_params;
     eml_activation post_ref;

@@ -1,9 +1,10 @@
 /* Selectors of the fast channels-last kernels listed in src/kernels/lists/fast_ops.inc (NhwcConv,
- * NhwcMaxPool, NhwcAveragePool, NhwcGlobalAveragePool), and the hooks that let tests run a given
+ * NhwcMaxPool, NhwcAveragePool, NhwcGlobalAveragePool, the layout Transposes), and the hooks that let tests run a given
  * GEMM kernel or micro-kernel table instead of the best one for this CPU. */
 #ifndef EML_KERNELS_FAST_NHWC_H
 #define EML_KERNELS_FAST_NHWC_H
 
+#include "kernels/f32_igemm.h"
 #include "kernels/f32_nhwc.h"
 #include "kernels/fast.h"
 #include "kernels/gemm.h"
@@ -14,12 +15,16 @@ eml_status eml__fast_nhwc_conv_select(const eml_fast_select_ctx *ctx, eml_fast_k
 eml_status eml__fast_nhwc_pool_select(const eml_fast_select_ctx *ctx, eml_fast_kernel *out);
 eml_status eml__fast_nhwc_global_pool_select(const eml_fast_select_ctx *ctx,
                                              eml_fast_kernel *out);
+/* Transpose [0, 2, 3, 1] and [0, 3, 1, 2] of 4-byte elements (the layout pass's edges). */
+eml_status eml__fast_nhwc_transpose_select(const eml_fast_select_ctx *ctx, eml_fast_kernel *out);
 
-/* As the selectors, with GEMM kernel k and micro-kernel table ops whatever the CPU offers: the
- * caller checks that it may run them. slots: im2col blocks in flight at once (the most threads
- * the kernel will be run with), 0 for the env's thread count. */
+/* As the selectors, with GEMM kernel k, indirect GEMM kernel ik (NULL: gather im2col rows
+ * instead) and micro-kernel table ops whatever the CPU offers: the caller checks that it may run
+ * them. slots: im2col blocks in flight at once (the most threads the kernel will be run with), 0
+ * for the env's thread count. */
 eml_status eml__fast_nhwc_conv_select_with(const eml_fast_select_ctx *ctx,
                                            const eml_f32_gemm_kernel *k,
+                                           const eml_f32_igemm_kernel *ik,
                                            const eml_f32_nhwc_ops *ops, uint32_t slots,
                                            eml_fast_kernel *out);
 eml_status eml__fast_nhwc_pool_select_with(const eml_fast_select_ctx *ctx,

@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
+#include "kernels/f32_igemm.h"
 #include "kernels/fast_nhwc.h"
 #include "kernels/ref/nhwc.h"
 #include "kernels/velementwise.h"
@@ -27,13 +28,17 @@
 #define WIDE_COL_BYTES ((size_t)8 << 20)
 /* Output-channel blocks of a wide conv. */
 #define WIDE_BLOCKS_WANTED 8
+/* Fewer input channels per group than this make the indirect GEMM's per-tap pointer loads
+ * weigh: the conv gathers im2col rows instead (an RGB stem). */
+#define IGEMM_MIN_CHANNELS 16
 /* Below this many multiply-adds a depthwise conv runs on the calling thread. */
 #define DW_INLINE_MACS 65536.0
 
 typedef enum conv_kind {
     KIND_DIRECT = 0,    /* 1x1, stride 1, no padding: the pixels are the GEMM's rows */
     KIND_IM2COL = 1,    /* any other group conv: im2col rows, then the GEMM */
-    KIND_DEPTHWISE = 2  /* group = C = O */
+    KIND_DEPTHWISE = 2, /* group = C = O */
+    KIND_IGEMM = 3      /* any other group conv, its rows read through per-tap pointers */
 } conv_kind;
 
 typedef struct conv_state {
@@ -42,7 +47,10 @@ typedef struct conv_state {
     int64_t out_channels, group, cg, og, kh, kw;
     size_t kdim;            /* GEMM K of one group: kh * kw * cg, in (kh, kw, c) order */
     size_t slots;           /* im2col blocks in flight at once: the env's threads */
-    const eml_f32_gemm_kernel *gemm;
+    const eml_f32_gemm_kernel *gemm;  /* direct and im2col */
+    const eml_f32_igemm_kernel *igemm;
+    eml_f32_gemm_kernel packing;      /* the panel width the weights are packed for */
+    const float *zero;      /* igemm: cg zeros, the row read in the padding */
     size_t group_floats;    /* packed floats of one group's weights */
     size_t panel_floats;    /* packed floats of NR output channels */
     const eml_f32_nhwc_ops *ops;      /* depthwise kernel, residual and clamp */
@@ -120,7 +128,7 @@ static eml_status pack_gemm(eml_env *env, conv_state *s, const float *w, const f
                         tmp[o * s->kdim + t * cg + c] = wg[(o * cg + c) * taps + t];
             wg = tmp;
         }
-        eml__f32_gemm_pack(s->gemm, og, s->kdim, wg, true, bias ? bias + gi * s->og : NULL,
+        eml__f32_gemm_pack(&s->packing, og, s->kdim, wg, true, bias ? bias + gi * s->og : NULL,
                            s->packed + (size_t)gi * s->group_floats);
     }
     eml__free(env, tmp);
@@ -133,12 +141,19 @@ static eml_status conv_run(const eml_kernel_ctx *ctx);
 
 eml_status eml__fast_nhwc_conv_select(const eml_fast_select_ctx *ctx, eml_fast_kernel *out)
 {
-    return eml__fast_nhwc_conv_select_with(ctx, eml__f32_gemm_select(), eml__f32_nhwc_select(), 0,
-                                           out);
+    return eml__fast_nhwc_conv_select_with(ctx, eml__f32_gemm_select(), eml__f32_igemm_select(),
+                                           eml__f32_nhwc_select(), 0, out);
+}
+
+/* Strips the "eml_" of a micro-kernel's name for the fast kernel's. */
+static const char *short_name(const char *name)
+{
+    return strncmp(name, "eml_", 4) == 0 ? name + 4 : name;
 }
 
 eml_status eml__fast_nhwc_conv_select_with(const eml_fast_select_ctx *ctx,
                                            const eml_f32_gemm_kernel *k,
+                                           const eml_f32_igemm_kernel *ik,
                                            const eml_f32_nhwc_ops *ops, uint32_t slots,
                                            eml_fast_kernel *out)
 {
@@ -182,23 +197,39 @@ eml_status eml__fast_nhwc_conv_select_with(const eml_fast_select_ctx *ctx,
                                                s->ops->channel_tile);
         snprintf(s->name, sizeof(s->name), "f32_nhwc_dwconv__%s", s->ops->isa_name);
     } else {
-        s->kind = s->kh == 1 && s->kw == 1 && unit_strides(&p->conv) && zero_pads(&p->conv)
-                      ? KIND_DIRECT
-                      : KIND_IM2COL;
+        if (s->kh == 1 && s->kw == 1 && unit_strides(&p->conv) && zero_pads(&p->conv))
+            s->kind = KIND_DIRECT;
+        else if (ik && s->cg >= IGEMM_MIN_CHANNELS)
+            s->kind = KIND_IGEMM;
+        else
+            s->kind = KIND_IM2COL;
         s->gemm = k;
-        s->group_floats = eml__f32_gemm_packed_bytes(s->gemm, (size_t)s->og, s->kdim) /
+        s->igemm = s->kind == KIND_IGEMM ? ik : NULL;
+        /* only the panel width matters to the packing */
+        s->packing = *k;
+        if (s->igemm) {
+            s->packing.mr = ik->mr;
+            s->packing.nr = ik->nr;
+        }
+        s->group_floats = eml__f32_gemm_packed_bytes(&s->packing, (size_t)s->og, s->kdim) /
                           sizeof(float);
-        s->panel_floats = eml__f32_gemm_packed_bytes(k, k->nr, s->kdim) / sizeof(float);
+        s->panel_floats =
+            eml__f32_gemm_packed_bytes(&s->packing, s->packing.nr, s->kdim) / sizeof(float);
         floats = s->group_floats * (size_t)group;
         s->wide = group == 1 && s->group_floats * sizeof(float) > WIDE_WEIGHT_BYTES;
-        snprintf(s->name, sizeof(s->name), "f32_nhwc_conv_%s%s__%s",
-                 s->kind == KIND_DIRECT ? "1x1" : "im2col", s->wide ? "_wide" : "", s->gemm->name);
+        static const char *const kinds[] = {"1x1", "im2col", "dw", "igemm"};
+        snprintf(s->name, sizeof(s->name), "f32_nhwc_conv_%s%s__%s", kinds[s->kind],
+                 s->wide ? "_wide" : "",
+                 short_name(s->igemm ? s->igemm->name : s->gemm->name));
     }
     eml_status st = EML_ENOMEM;
-    s->raw = eml__alloc(ctx->env, floats * sizeof(float) + EML_ALIGN);
+    /* the igemm's zero row follows the weights */
+    const size_t zeros = s->kind == KIND_IGEMM ? (size_t)s->cg : 0;
+    s->raw = eml__calloc(ctx->env, 1, (floats + zeros) * sizeof(float) + EML_ALIGN);
     if (!s->raw)
         goto fail;
     s->packed = (float *)(((uintptr_t)s->raw + EML_ALIGN - 1) & ~(uintptr_t)(EML_ALIGN - 1));
+    s->zero = s->packed + floats;
     if (s->kind == KIND_DEPTHWISE) {
         eml__f32_dwconv_pack((size_t)O, (size_t)s->kh, (size_t)s->kw, s->ops->channel_tile,
                              w->data, bias, s->packed);
@@ -210,7 +241,7 @@ eml_status eml__fast_nhwc_conv_select_with(const eml_fast_select_ctx *ctx,
     out->name = s->name;
     out->state = s;
     out->run = conv_run;
-    out->scratch_bytes = s->kind == KIND_IM2COL ? conv_scratch : NULL;
+    out->scratch_bytes = s->kind == KIND_IM2COL || s->kind == KIND_IGEMM ? conv_scratch : NULL;
     out->destroy = conv_destroy;
     return EML_OK;
 fail:
@@ -225,7 +256,7 @@ fail:
  * of the shapes only. */
 static size_t block_rows(const conv_state *s, size_t m)
 {
-    const size_t mr = s->gemm->mr;
+    const size_t mr = s->packing.mr;
     size_t rows = BLOCK_OUT_BYTES / ((size_t)s->out_channels * sizeof(float));
     if (s->kind == KIND_IM2COL)
         rows = EML_MIN(rows, BLOCK_COL_BYTES / (s->kdim * sizeof(float)));
@@ -251,9 +282,12 @@ static size_t out_pixels(const eml_tensor *y)
     return (size_t)(y->dims[0] * y->dims[1] * y->dims[2]);
 }
 
-/* Scratch floats for m output pixels: every im2col row (wide), or one block per slot. */
+/* Scratch floats for m output pixels: igemm: a pointer per pixel and tap; im2col: every row
+ * (wide), or one block per slot. */
 static size_t scratch_floats(const conv_state *s, size_t m)
 {
+    if (s->kind == KIND_IGEMM)
+        return round_floats(m * (size_t)(s->kh * s->kw) * (sizeof(float *) / sizeof(float)));
     if (s->kind != KIND_IM2COL)
         return 0;
     if (run_wide(s, m))
@@ -429,7 +463,7 @@ static void wide_cols(void *ctx, size_t b)
     const float *a = s->kind == KIND_DIRECT ? j->x : j->scratch;
     const size_t lda = s->kind == KIND_DIRECT ? (size_t)j->g->in_channels : s->kdim;
     /* a block of whole panels: its weights start at panel n0 / NR */
-    const float *w = s->packed + n0 / s->gemm->nr * s->panel_floats;
+    const float *w = s->packed + n0 / s->packing.nr * s->panel_floats;
     eml__f32_gemm_run(s->gemm, j->m, cols, s->kdim, a, lda, w, j->y + n0, O, j->min, j->max,
                       NULL);
     if (j->epilogue)
@@ -457,7 +491,7 @@ static eml_status run_gemm(const eml_kernel_ctx *ctx, const conv_state *s, const
     j.blocks = (j.m + j.rows - 1) / j.rows;
     const size_t threads = (size_t)eml__pool_threads(ctx->pool);
     if (run_wide(s, j.m)) {
-        const size_t nr = s->gemm->nr, panels = ((size_t)s->out_channels + nr - 1) / nr;
+        const size_t nr = s->packing.nr, panels = ((size_t)s->out_channels + nr - 1) / nr;
         const size_t per = (panels + WIDE_BLOCKS_WANTED - 1) / WIDE_BLOCKS_WANTED;
         j.col_block = per * nr;
         if (s->kind == KIND_IM2COL)
@@ -471,6 +505,127 @@ static eml_status run_gemm(const eml_kernel_ctx *ctx, const conv_state *s, const
     j.slot_floats = round_floats(j.rows * s->kdim);
     atomic_init(&j.next, 0);
     eml__pool_run(slots > 1 ? ctx->pool : NULL, slots, gemm_slot, &j);
+    return EML_OK;
+}
+
+/* ---- indirect GEMM ---- */
+
+typedef struct igemm_job {
+    const conv_state *s;
+    const eml_conv_geom *g;
+    const float *x, *z;
+    float *y;
+    const float **ind;  /* pixel m's pointer for tap t at ind[m * ks + t] */
+    size_t m, ks;
+    size_t rows, blocks; /* pixel blocks (a multiple of MR), or */
+    size_t col_block;    /* wide: output channels per block, a multiple of NR */
+    eml_f32_minmax params;
+    bool act_after;      /* an activation that is no clamp, applied on each block */
+} igemm_job;
+
+/* The pointers of output row `row` (n, oh): for each column and tap, the input pixel under the
+ * tap or the zero row. */
+static void igemm_pointers(void *ctx, size_t row)
+{
+    const igemm_job *j = ctx;
+    const conv_state *s = j->s;
+    const eml_conv_geom *g = j->g;
+    const int64_t H = g->in[0], W = g->in[1], C = g->in_channels, OH = g->out[0], OW = g->out[1];
+    const int64_t n = (int64_t)row / OH, oh = (int64_t)row % OH;
+    const float **p = j->ind + (size_t)row * (size_t)OW * j->ks;
+    const int64_t ih0 = oh * g->stride[0] - g->pad_begin[0];
+    for (int64_t ow = 0; ow < OW; ow++) {
+        const int64_t iw0 = ow * g->stride[1] - g->pad_begin[1];
+        for (int64_t kh = 0; kh < s->kh; kh++) {
+            const int64_t ih = ih0 + kh * g->dilation[0];
+            if (ih < 0 || ih >= H) {
+                for (int64_t kw = 0; kw < s->kw; kw++)
+                    *p++ = s->zero;
+                continue;
+            }
+            const float *xr = j->x + (n * H + ih) * W * C;
+            for (int64_t kw = 0; kw < s->kw; kw++) {
+                const int64_t iw = iw0 + kw * g->dilation[1];
+                *p++ = iw >= 0 && iw < W ? xr + iw * C : s->zero;
+            }
+        }
+    }
+}
+
+/* Pixels [m0, m1) × the output channels [n0, n1) of group gi (n0 a multiple of NR), panel by
+ * panel, each panel swept down the rows from cache. */
+static void igemm_tile(const igemm_job *j, int64_t gi, size_t m0, size_t m1, size_t n0,
+                       size_t n1)
+{
+    const conv_state *s = j->s;
+    const size_t O = (size_t)s->out_channels, mr = s->igemm->mr, nr = s->igemm->nr;
+    const size_t c0 = (size_t)gi * (size_t)s->og;
+    const float *w = s->packed + (size_t)gi * s->group_floats;
+    for (size_t p = n0; p < n1; p += nr) {
+        const size_t nc = EML_MIN(nr, n1 - p);
+        for (size_t i = m0; i < m1; i += mr) {
+            const size_t at = i * O + c0 + p;
+            s->igemm->ukernel(EML_MIN(mr, m1 - i), nc, (size_t)s->cg, j->ks, j->ind + i * j->ks,
+                              (size_t)gi * (size_t)s->cg, s->zero, w + p / nr * s->panel_floats,
+                              j->z ? j->z + at : NULL, j->y + at, O, &j->params);
+        }
+    }
+}
+
+static void igemm_rows(void *ctx, size_t b)
+{
+    const igemm_job *j = ctx;
+    const conv_state *s = j->s;
+    const size_t O = (size_t)s->out_channels;
+    const size_t m0 = b * j->rows, m1 = EML_MIN(j->m, m0 + j->rows);
+    for (int64_t gi = 0; gi < s->group; gi++)
+        igemm_tile(j, gi, m0, m1, 0, (size_t)s->og);
+    if (j->act_after)
+        epilogue(s, j->y + m0 * O, NULL, m1 - m0, O, O);
+}
+
+static void igemm_cols(void *ctx, size_t b)
+{
+    const igemm_job *j = ctx;
+    const conv_state *s = j->s;
+    const size_t O = (size_t)s->out_channels;
+    const size_t n0 = b * j->col_block, n1 = EML_MIN(O, n0 + j->col_block);
+    igemm_tile(j, 0, 0, j->m, n0, n1);
+    if (j->act_after)
+        epilogue(s, j->y + n0, NULL, j->m, n1 - n0, O);
+}
+
+static eml_status run_igemm(const eml_kernel_ctx *ctx, const conv_state *s,
+                            const eml_conv_geom *g, const float *z)
+{
+    igemm_job j = {
+        .s = s,
+        .g = g,
+        .x = ctx->inputs[0].data,
+        .z = z,
+        .y = ctx->outputs[0].data,
+        .ind = ctx->scratch,
+        .m = out_pixels(&ctx->outputs[0]),
+        .ks = (size_t)(s->kh * s->kw),
+        /* the kernel adds Z before it clamps */
+        .params = {s->act_is_clamp ? s->min : -INFINITY, s->act_is_clamp ? s->max : INFINITY},
+        .act_after = !s->act_is_clamp,
+    };
+    if (ctx->scratch_bytes < scratch_floats(s, j.m) * sizeof(float))
+        return eml__diag(ctx->diag, EML_EINTERNAL, "NhwcConv: scratch too small");
+    const size_t out_rows = (size_t)(g->batch * g->out[0]);
+    eml__pool_run(j.m * j.ks < 16384 ? NULL : ctx->pool, out_rows, igemm_pointers, &j);
+    if (s->wide) {
+        const size_t nr = s->igemm->nr, panels = ((size_t)s->out_channels + nr - 1) / nr;
+        const size_t per = (panels + WIDE_BLOCKS_WANTED - 1) / WIDE_BLOCKS_WANTED;
+        j.col_block = per * nr;
+        const size_t col_blocks = (panels + per - 1) / per;
+        eml__pool_run(col_blocks > 1 ? ctx->pool : NULL, col_blocks, igemm_cols, &j);
+        return EML_OK;
+    }
+    j.rows = block_rows(s, j.m);
+    j.blocks = (j.m + j.rows - 1) / j.rows;
+    eml__pool_run(j.blocks > 1 ? ctx->pool : NULL, j.blocks, igemm_rows, &j);
     return EML_OK;
 }
 
@@ -532,6 +687,8 @@ static eml_status conv_run(const eml_kernel_ctx *ctx)
     if (st != EML_OK)
         return eml__diag(ctx->diag, st, "NhwcConv: %s", why);
     const float *z = eml__kin_present(ctx, 3) ? ctx->inputs[3].data : NULL;
+    if (s->kind == KIND_IGEMM)
+        return run_igemm(ctx, s, &g, z);
     /* a residual comes before the activation: then the kernel cannot clamp */
     const bool fused = s->act_is_clamp && !z;
     const float min = fused ? s->min : -INFINITY, max = fused ? s->max : INFINITY;

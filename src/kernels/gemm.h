@@ -41,6 +41,8 @@ const eml_f32_gemm_kernel *eml__f32_gemm_kernels(size_t *count);
 
 /* The first listed kernel whose features are present (EML_ISA caps them); never NULL. */
 const eml_f32_gemm_kernel *eml__f32_gemm_select(void);
+/* The same for a given feature set (an eml__cpu_features() value). */
+const eml_f32_gemm_kernel *eml__f32_gemm_select_for(uint32_t features);
 
 /* Bytes of the packed weights of a K×N matrix for kernel k: ceil(N/NR) panels of NR bias floats
  * followed by K rows of NR weights, zero-padded past N. */

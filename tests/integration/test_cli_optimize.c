@@ -87,10 +87,9 @@ static void check_one_error_line(int status, int want_status)
  * (other passes, e.g. a layout pass for fast kernels, may join the list), or "". */
 static const char *others_off(char *buf, size_t cap)
 {
-    static const char *const own[] = {"constant-folding", "shape-folding",
-                                      "identity-elimination", "batchnorm-folding",
-                                      "residual-fusion", "activation-fusion",
-                                      "dead-node-elimination"};
+    static const char *const own[] = {
+        "constant-folding", "shape-folding",     "identity-elimination", "batchnorm-folding",
+        "residual-fusion",  "activation-fusion", "dead-node-elimination"};
     REQUIRE(edgeml("info --json '%s'", model) == 0);
     const char *p = strstr(out_text, "\"passes\": {");
     REQUIRE(p);
@@ -213,8 +212,7 @@ EML_TEST(optimize_writes_a_model_that_runs)
     eml_tensor b = read_output(env, dir);
     snprintf(dir, sizeof(dir), "%s/c", work);
     eml_tensor c = read_output(env, dir);
-    REQUIRE(eml_tensor_count(&a) == 80 && eml_tensor_count(&b) == 80 &&
-            eml_tensor_count(&c) == 80);
+    REQUIRE(eml_tensor_count(&a) == 80 && eml_tensor_count(&b) == 80 && eml_tensor_count(&c) == 80);
     CHECK(memcmp(a.data, b.data, eml_tensor_bytes(&a)) == 0);
     double diff = 0, scale = 0;
     for (int i = 0; i < 80; i++) {

@@ -100,13 +100,12 @@ static inline int32_t pt_const_i64(eml_graph *g, const char *name, int64_t n, co
 
 /* Adds a node of the default domain (or `domain`) reading and writing values by name ("" for an
  * omitted one); outputs are created. Attributes are added with pt_attr_*. */
-static inline eml_node *pt_node(eml_graph *g, const char *op, const char *domain,
-                                const char *name, const char *const *ins, int n_in,
-                                const char *const *outs, int n_out)
+static inline eml_node *pt_node(eml_graph *g, const char *op, const char *domain, const char *name,
+                                const char *const *ins, int n_in, const char *const *outs,
+                                int n_out)
 {
     eml_node *n;
-    REQUIRE(eml__graph_add_node(g, name, op, domain ? domain : "", n_in, n_out, 0, &n) ==
-            EML_OK);
+    REQUIRE(eml__graph_add_node(g, name, op, domain ? domain : "", n_in, n_out, 0, &n) == EML_OK);
     n->op = eml__op_find(n->domain, op);
     REQUIRE(n->op != EML_OP_UNKNOWN);
     n->opset = (int32_t)eml__graph_opset(g, n->domain);

@@ -8,6 +8,7 @@
 #include "graph/graph.h"
 #include "harness.h"
 #include "kernels/fast_nhwc.h"
+#include "kernels/ref/movement.h"
 #include "kernels/ref/nhwc.h"
 
 /* ---- one node, run by hand ---- */
@@ -165,7 +166,13 @@ typedef struct conv_spec {
     int n_act_params;
 } conv_spec;
 
-typedef enum conv_shape_kind { SHAPE_ANY, SHAPE_DEPTHWISE, SHAPE_POINTWISE } conv_shape_kind;
+/* SHAPE_DEEP: 16 to 40 input channels per group, which the indirect GEMM takes. */
+typedef enum conv_shape_kind {
+    SHAPE_ANY,
+    SHAPE_DEPTHWISE,
+    SHAPE_POINTWISE,
+    SHAPE_DEEP
+} conv_shape_kind;
 
 static const char *const act_names[] = {NULL,        "Relu",      "Clip",    "LeakyRelu",
                                         "HardSigmoid", "HardSwish", "Sigmoid", "Tanh", "SiLU"};
@@ -199,7 +206,7 @@ static conv_spec random_conv(conv_shape_kind kind)
     } else {
         s.group = rnd(0, 3) == 0 ? rnd(2, 3) : 1;
         /* two channels per group at least: one would be a depthwise conv */
-        s.c = s.group * rnd(s.group > 1 ? 2 : 1, 24);
+        s.c = s.group * (kind == SHAPE_DEEP ? rnd(16, 40) : rnd(s.group > 1 ? 2 : 1, 24));
         s.o = s.group * rnd(1, 40);
     }
     s.bias = rnd(0, 3) != 0;
@@ -360,6 +367,8 @@ static bool close_enough(float got, float want)
 {
     if (isnan(want))
         return isnan(got);
+    if (got == want) /* infinities too */
+        return true;
     return fabsf(got - want) <= 1e-4f + 1e-4f * fabsf(want);
 }
 
@@ -416,7 +425,8 @@ static void pools_end(pools3 *p)
 /* Selects the fast conv with kernel k and table ops for the reference node nc (weights and bias
  * constant, X and Z not). */
 static void select_conv(node_case *nc, const conv_data *d, const eml_f32_gemm_kernel *k,
-                        const eml_f32_nhwc_ops *ops, eml_fast_kernel *fk)
+                        const eml_f32_igemm_kernel *ik, const eml_f32_nhwc_ops *ops,
+                        eml_fast_kernel *fk)
 {
     eml_tensor sel[4];
     memcpy(sel, d->in, sizeof(sel));
@@ -424,14 +434,15 @@ static void select_conv(node_case *nc, const conv_data *d, const eml_f32_gemm_ke
     sel[3].data = NULL;
     eml_fast_select_ctx ctx = {nc->node->op, nc->params, 1, sel, d->n_in, 1, nc->env};
     memset(fk, 0, sizeof(*fk));
-    REQUIRE(eml__fast_nhwc_conv_select_with(&ctx, k, ops, 3, fk) == EML_OK);
+    REQUIRE(eml__fast_nhwc_conv_select_with(&ctx, k, ik, ops, 3, fk) == EML_OK);
     REQUIRE(fk->run);
 }
 
-/* Random convs of one shape kind through GEMM kernel k and table ops; the kernel's name must
- * contain `path`. */
+/* Random convs of one shape kind through GEMM kernel k, indirect GEMM kernel ik (may be NULL)
+ * and table ops; the kernel's name must contain `path`. */
 static void fast_conv_cases(conv_shape_kind kind, const eml_f32_gemm_kernel *k,
-                            const eml_f32_nhwc_ops *ops, const char *path, int iters)
+                            const eml_f32_igemm_kernel *ik, const eml_f32_nhwc_ops *ops,
+                            const char *path, int iters)
 {
     pools3 pools;
     pools_begin(&pools);
@@ -442,7 +453,7 @@ static void fast_conv_cases(conv_shape_kind kind, const eml_f32_gemm_kernel *k,
         node_case nc;
         float *ref = nhwc_ref_conv(&nc, &s, &d);
         eml_fast_kernel fk;
-        select_conv(&nc, &d, k, ops, &fk);
+        select_conv(&nc, &d, k, ik, ops, &fk);
         const bool depthwise = s.c == s.group && s.o == s.group;
         if (!strstr(fk.name, depthwise ? "dwconv" : path)) {
             fprintf(stderr, "kernel %s, expected a %s path\n", fk.name, path);
@@ -471,8 +482,22 @@ EML_TEST(fast_conv_every_gemm_kernel)
         if (!eml__cpu_has(kernels[i].isa))
             continue;
         printf("%s\n", kernels[i].name);
-        fast_conv_cases(SHAPE_POINTWISE, &kernels[i], ops, "1x1", 40);
-        fast_conv_cases(SHAPE_ANY, &kernels[i], ops, "", 80);
+        fast_conv_cases(SHAPE_POINTWISE, &kernels[i], NULL, ops, "1x1", 40);
+        fast_conv_cases(SHAPE_ANY, &kernels[i], NULL, ops, "", 80);
+    }
+}
+
+EML_TEST(fast_conv_every_igemm_kernel)
+{
+    size_t count;
+    const eml_f32_igemm_kernel *kernels = eml__f32_igemm_kernels(&count);
+    const eml_f32_nhwc_ops *ops = eml__f32_nhwc_select();
+    for (size_t i = 0; i < count; i++) {
+        if (!eml__cpu_has(kernels[i].isa))
+            continue;
+        printf("%s\n", kernels[i].name);
+        /* 1x1 stride 1 stays a plain GEMM; others go through the pointers */
+        fast_conv_cases(SHAPE_DEEP, eml__f32_gemm_select(), &kernels[i], ops, "", 120);
     }
 }
 
@@ -487,12 +512,16 @@ EML_TEST(fast_conv_wide_weights)
         {.n = 1, .h = 3, .w = 9, .c = 512, .o = 301, .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1,
          .dw = 1, .group = 1, .bias = true, .z = true},
     };
-    size_t count;
+    size_t count, icount;
     const eml_f32_gemm_kernel *kernels = eml__f32_gemm_kernels(&count);
+    const eml_f32_igemm_kernel *ikernels = eml__f32_igemm_kernels(&icount);
     pools3 pools;
     pools_begin(&pools);
-    for (size_t k = 0; k < count; k++) {
-        if (!eml__cpu_has(kernels[k].isa))
+    /* each GEMM kernel gathering im2col rows, then each indirect GEMM kernel */
+    for (size_t k = 0; k < count + icount; k++) {
+        const eml_f32_igemm_kernel *ik = k < count ? NULL : &ikernels[k - count];
+        const eml_f32_gemm_kernel *gk = k < count ? &kernels[k] : eml__f32_gemm_select();
+        if (!eml__cpu_has(gk->isa) || (ik && !eml__cpu_has(ik->isa)))
             continue;
         for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
             conv_data d;
@@ -500,7 +529,7 @@ EML_TEST(fast_conv_wide_weights)
             node_case nc;
             float *ref = nhwc_ref_conv(&nc, &shapes[i], &d);
             eml_fast_kernel fk;
-            select_conv(&nc, &d, &kernels[k], eml__f32_nhwc_select(), &fk);
+            select_conv(&nc, &d, gk, ik, eml__f32_nhwc_select(), &fk);
             CHECK(strstr(fk.name, "_wide") != NULL);
             bool ok = check_fast(&nc, &fk, d.in, d.n_in, ref, pools.p);
             if (!ok)
@@ -523,7 +552,7 @@ EML_TEST(fast_depthwise_every_table)
         if (!eml__cpu_has(tables[i]->isa))
             continue;
         printf("%s\n", tables[i]->isa_name);
-        fast_conv_cases(SHAPE_DEPTHWISE, eml__f32_gemm_select(), tables[i], "dwconv", 150);
+        fast_conv_cases(SHAPE_DEPTHWISE, eml__f32_gemm_select(), NULL, tables[i], "dwconv", 150);
     }
 }
 
@@ -765,4 +794,42 @@ EML_TEST(nhwc_pool_infer_shapes)
     CHECK(nc.out.dims[0] == 1 && nc.out.dims[1] == 1 && nc.out.dims[2] == 1 &&
           nc.out.dims[3] == 3);
     node_end(&nc);
+}
+
+/* ---- the layout Transposes ---- */
+
+EML_TEST(fast_transpose_between_layouts)
+{
+    pools3 pools;
+    pools_begin(&pools);
+    for (int iter = 0; iter < 60; iter++) {
+        const bool to_nhwc = iter % 2 == 0;
+        const int64_t dims[4] = {rnd(1, 2), rnd(1, 70), rnd(1, 40), rnd(1, 45)};
+        const size_t count = (size_t)(dims[0] * dims[1] * dims[2] * dims[3]);
+        float *x = random_floats(count);
+        eml_tensor xt = t4(x, dims[0], dims[1], dims[2], dims[3]);
+        node_case nc;
+        node_begin(&nc, "Transpose", "", 13, 1);
+        attr_ints(&nc, "perm", to_nhwc ? (const int64_t[]){0, 2, 3, 1} : (const int64_t[]){0, 3, 1, 2},
+                  4);
+        REQUIRE_OK(node_prepare(&nc, eml__transpose_prepare), &nc.diag);
+        REQUIRE_OK(node_infer(&nc, eml__transpose_infer, &xt, 1), &nc.diag);
+        float *ref = node_kernel(&nc, eml__ref_transpose, nc.params, &xt, 1, nc.scratch_bytes,
+                                 NULL);
+        eml_tensor sel = xt;
+        sel.data = NULL;
+        eml_fast_select_ctx ctx = {nc.node->op, nc.params, 13, &sel, 1, 1, nc.env};
+        eml_fast_kernel fk = {0};
+        REQUIRE(eml__fast_nhwc_transpose_select(&ctx, &fk) == EML_OK && fk.run);
+        CHECK(check_fast(&nc, &fk, &xt, 1, ref, pools.p));
+        /* exact: a transpose moves bits */
+        float *y = node_kernel(&nc, fk.run, fk.state, &xt, 1, 0, pools.p[1]);
+        CHECK(memcmp(y, ref, count * sizeof(float)) == 0);
+        free(y);
+        fk.destroy(nc.env, fk.state);
+        free(ref);
+        free(x);
+        node_end(&nc);
+    }
+    pools_end(&pools);
 }

@@ -64,8 +64,7 @@ EML_TEST(constant_folding_folds_a_chain)
     pt_output(g, "y");
     size_t init_before = 2;
     eml_tensor x = pt_random(2, dims23);
-    eml_optimize_report r =
-        check_same(g, &x, "constant-folding,dead-node-elimination", 0);
+    eml_optimize_report r = check_same(g, &x, "constant-folding,dead-node-elimination", 0);
     CHECK(g->n_nodes == 2);
     CHECK(pt_count_op(g, "Mul") == 1 && pt_count_op(g, "Add") == 1);
     CHECK(pt_count_op(g, "Neg") == 0 && pt_count_op(g, "Constant") == 0);
@@ -106,8 +105,8 @@ EML_TEST(constant_folding_size_cap)
     eml_graph *g = pt_graph(env, 17);
     int64_t shape[] = {8192, 4096}; /* 128 MiB of float32 */
     pt_const_i64(g, "shape", 2, shape);
-    pt_node(g, "ConstantOfShape", NULL, "big", (const char *[]){"shape"}, 1,
-            (const char *[]){"y"}, 1);
+    pt_node(g, "ConstantOfShape", NULL, "big", (const char *[]){"shape"}, 1, (const char *[]){"y"},
+            1);
     pt_output(g, "y");
     eml_optimize_report r = optimize_only(g, "constant-folding");
     CHECK(rewrites_of(&r, "constant-folding") == 0);
@@ -142,10 +141,10 @@ EML_TEST(shape_folding_folds_static_shapes_only)
     /* Reshape(r, Gather(Shape(r), [1, 0])): folds over two rounds (shape, then constants) */
     int64_t perm[] = {1, 0};
     pt_const_i64(g, "perm", 2, perm);
-    pt_node(g, "Gather", NULL, "gather", (const char *[]){"s", "perm"}, 2,
-            (const char *[]){"s2"}, 1);
-    pt_node(g, "Reshape", NULL, "reshape", (const char *[]){"r", "s2"}, 2,
-            (const char *[]){"t"}, 1);
+    pt_node(g, "Gather", NULL, "gather", (const char *[]){"s", "perm"}, 2, (const char *[]){"s2"},
+            1);
+    pt_node(g, "Reshape", NULL, "reshape", (const char *[]){"r", "s2"}, 2, (const char *[]){"t"},
+            1);
     const char *outs[] = {"s", "z", "sx", "sx1", "t"};
     for (int i = 0; i < 5; i++)
         pt_output(g, outs[i]);
@@ -153,7 +152,7 @@ EML_TEST(shape_folding_folds_static_shapes_only)
     eml_tensor in[2] = {pt_random(2, x_dims), pt_random(2, dims23)};
     eml_optimize_report r =
         check_same(g, in, "shape-folding,constant-folding,dead-node-elimination", 0);
-    CHECK(rewrites_of(&r, "shape-folding") == 3);   /* Shape(r), Size(r), Shape(x)[1:] */
+    CHECK(rewrites_of(&r, "shape-folding") == 3);    /* Shape(r), Size(r), Shape(x)[1:] */
     CHECK(rewrites_of(&r, "constant-folding") == 1); /* the Gather, in round 2 */
     CHECK(r.rounds >= 2);
     CHECK(pt_count_op(g, "Shape") == 1 && pt_count_op(g, "Size") == 0);
@@ -193,8 +192,8 @@ EML_TEST(static_inference_symbolic_dims)
     eml_diag diag;
     eml_diag_init(&diag);
     REQUIRE_OK(eml__infer_static(g, &s, &diag), &diag);
-    int32_t x = eml__graph_find(g, "x"), a = eml__graph_find(g, "a"),
-            b = eml__graph_find(g, "b"), c = eml__graph_find(g, "c"), e = eml__graph_find(g, "e");
+    int32_t x = eml__graph_find(g, "x"), a = eml__graph_find(g, "a"), b = eml__graph_find(g, "b"),
+            c = eml__graph_find(g, "c"), e = eml__graph_find(g, "e");
     CHECK(eml__static_same_shape(&s, a, x));
     CHECK(!eml__static_same_shape(&s, a, b));
     CHECK(eml__static_dim_symbolic(&s, a, 0) && !eml__static_dim_symbolic(&s, a, 1));
@@ -216,8 +215,7 @@ EML_TEST(identity_elimination_keeps_output_names)
     pt_const_f32(g, "w", 2, dims23, NULL);
     pt_node(g, "Identity", NULL, "i1", (const char *[]){"x"}, 1, (const char *[]){"a"}, 1);
     pt_node(g, "Relu", NULL, "relu", (const char *[]){"a"}, 1, (const char *[]){"b"}, 1);
-    pt_node(g, "Dropout", NULL, "drop", (const char *[]){"b"}, 1, (const char *[]){"c", "mask"},
-            2);
+    pt_node(g, "Dropout", NULL, "drop", (const char *[]){"b"}, 1, (const char *[]){"c", "mask"}, 2);
     pt_node(g, "Identity", NULL, "i2", (const char *[]){"c"}, 1, (const char *[]){"y"}, 1);
     /* an output copying a graph input keeps its Identity; one copying a constant becomes one */
     pt_node(g, "Identity", NULL, "i3", (const char *[]){"x"}, 1, (const char *[]){"xcopy"}, 1);
@@ -250,8 +248,8 @@ EML_TEST(identity_elimination_keeps_training_dropout)
     pt_input(g, "x", EML_DTYPE_F32, 2, dims23, NULL);
     int64_t one = 1;
     pt_input(g, "train", EML_DTYPE_BOOL, 0, &one, NULL);
-    pt_node(g, "Dropout", NULL, "d1", (const char *[]){"x", "", "train"}, 3,
-            (const char *[]){"a"}, 1);
+    pt_node(g, "Dropout", NULL, "d1", (const char *[]){"x", "", "train"}, 3, (const char *[]){"a"},
+            1);
     pt_node(g, "Dropout", NULL, "d2", (const char *[]){"a"}, 1, (const char *[]){"b", "mask"}, 2);
     pt_output(g, "b");
     pt_output(g, "mask");

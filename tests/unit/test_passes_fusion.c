@@ -66,8 +66,8 @@ static eml_graph *conv_graph(eml_env *env, bool bias)
     pt_const_f32(g, "w", 4, w_dims, NULL);
     if (bias)
         pt_const_f32(g, "b", 1, c_dims, NULL);
-    eml_node *conv = pt_node(g, "Conv", NULL, "conv", (const char *[]){"x", "w", "b"},
-                             bias ? 3 : 2, (const char *[]){"c"}, 1);
+    eml_node *conv = pt_node(g, "Conv", NULL, "conv", (const char *[]){"x", "w", "b"}, bias ? 3 : 2,
+                             (const char *[]){"c"}, 1);
     int64_t pads[] = {1, 1, 1, 1};
     pt_attr_ints(g, conv, "pads", pads, 4);
     return g;
@@ -99,8 +99,7 @@ EML_TEST(batchnorm_folding_conv)
         add_bn(g, "c", "y", 4);
         pt_output(g, "y");
         eml_tensor x = pt_random(4, x_dims);
-        eml_optimize_report r =
-            check_same(g, &x, "batchnorm-folding,dead-node-elimination", 1e-5);
+        eml_optimize_report r = check_same(g, &x, "batchnorm-folding,dead-node-elimination", 1e-5);
         CHECK(rewrites_of(&r, "batchnorm-folding") == 1);
         REQUIRE(g->n_nodes == 1);
         const eml_node *conv = &g->nodes[0];
@@ -135,8 +134,7 @@ EML_TEST(batchnorm_folding_gemm)
         add_bn(g, "c", "y", 4);
         pt_output(g, "y");
         eml_tensor a = pt_random(2, a_dims);
-        eml_optimize_report r =
-            check_same(g, &a, "batchnorm-folding,dead-node-elimination", 1e-5);
+        eml_optimize_report r = check_same(g, &a, "batchnorm-folding,dead-node-elimination", 1e-5);
         CHECK(rewrites_of(&r, "batchnorm-folding") == 1);
         CHECK(g->n_nodes == 1 && pt_count_op(g, "Gemm") == 1);
         const eml_attr *beta = eml__node_attr(&g->nodes[0], "beta");
@@ -161,8 +159,7 @@ EML_TEST(batchnorm_folding_matmul)
         add_bn(g, "c", "y", 4);
         pt_output(g, "y");
         eml_tensor a = pt_random(batched ? 3 : 2, batched ? a3 : a2);
-        eml_optimize_report r =
-            check_same(g, &a, "batchnorm-folding,dead-node-elimination", 1e-5);
+        eml_optimize_report r = check_same(g, &a, "batchnorm-folding,dead-node-elimination", 1e-5);
         CHECK(rewrites_of(&r, "batchnorm-folding") == (batched ? 0u : 1u));
         if (!batched)
             CHECK(g->n_nodes == 1 && pt_count_op(g, "Gemm") == 1);
@@ -206,7 +203,7 @@ EML_TEST(batchnorm_folding_refusals)
 
 typedef struct act_case {
     const char *op;
-    const char *expect;   /* activation attribute */
+    const char *expect; /* activation attribute */
     int n_params;
     float params[2];
 } act_case;
@@ -231,8 +228,9 @@ EML_TEST(activation_fusion_each_activation)
         if (strncmp(t->op, "SiLU", 4) == 0) {
             pt_node(g, "Sigmoid", NULL, "sig", (const char *[]){"c"}, 1, (const char *[]){"s"}, 1);
             bool swapped = strcmp(t->op, "SiLU-swapped") == 0;
-            pt_node(g, "Mul", NULL, "mul", (const char *[]){swapped ? "s" : "c", swapped ? "c" : "s"},
-                    2, (const char *[]){"y"}, 1);
+            pt_node(g, "Mul", NULL, "mul",
+                    (const char *[]){swapped ? "s" : "c", swapped ? "c" : "s"}, 2,
+                    (const char *[]){"y"}, 1);
         } else if (strcmp(t->op, "Clip") == 0) {
             pt_const_f32(g, "lo", 0, NULL, &t->params[0]);
             pt_const_f32(g, "hi", 0, NULL, &t->params[1]);
@@ -289,7 +287,8 @@ EML_TEST(activation_fusion_gemm_matmul_legacy_clip)
     pt_output(g, "z");
     eml_tensor a = pt_random(2, a_dims);
     check_same(g, &a, "activation-fusion", 0);
-    CHECK(g->n_nodes == 2 && pt_count_op(g, "FusedGemm") == 1 && pt_count_op(g, "FusedMatMul") == 1);
+    CHECK(g->n_nodes == 2 && pt_count_op(g, "FusedGemm") == 1 &&
+          pt_count_op(g, "FusedMatMul") == 1);
     CHECK(strcmp(attr_s(pt_find_op(g, "FusedMatMul"), "activation"), "Tanh") == 0);
     free(a.data);
     eml_graph_destroy(g);
@@ -546,7 +545,8 @@ EML_TEST(optimize_under_failing_allocations)
         int32_t c_id = g->nodes[0].outputs[0], cb;
         REQUIRE(eml__graph_value(g, "cb", &cb) == EML_OK);
         add->inputs[1] = cb;
-        float var[4] = {1, 2, 0.5f, 1.5f}, ones[4] = {1, 0.5f, 2, 1}, zeros[4] = {0, 0.1f, 0, -0.2f};
+        float var[4] = {1, 2, 0.5f, 1.5f}, ones[4] = {1, 0.5f, 2, 1},
+              zeros[4] = {0, 0.1f, 0, -0.2f};
         pt_const_f32(g, "s", 1, c_dims, ones);
         pt_const_f32(g, "bb", 1, c_dims, zeros);
         pt_const_f32(g, "m", 1, c_dims, zeros);

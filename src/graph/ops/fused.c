@@ -14,7 +14,7 @@
 typedef struct activation_name {
     const char *name;
     eml_activation_kind kind;
-    int n_params;           /* how many activation_params it takes (0 or exactly this many) */
+    int n_params; /* how many activation_params it takes (0 or exactly this many) */
     float defaults[2];
 } activation_name;
 
@@ -135,8 +135,8 @@ static eml_status infer_fused(eml_infer_ctx *ctx, eml_infer_fn base, int32_t n_b
     const eml_tensor *z = &ctx->inputs[z_index];
     char a[160], b[160];
     if (z->dtype != y->dtype)
-        return eml__infer_error(ctx, EML_ETYPE, "Z is %s, the output %s",
-                                eml_dtype_name(z->dtype), eml_dtype_name(y->dtype));
+        return eml__infer_error(ctx, EML_ETYPE, "Z is %s, the output %s", eml_dtype_name(z->dtype),
+                                eml_dtype_name(y->dtype));
     bool same = z->rank == y->rank;
     for (int d = 0; same && d < y->rank; d++)
         same = z->dims[d] == y->dims[d];

@@ -55,8 +55,8 @@ static bool clip_bound(const eml_graph *g, const eml_node *n, int32_t k, float n
 }
 
 /* Recognizes node n as an activation of one float value; fills a. */
-static bool read_activation(const eml_graph *g, const eml_uses *u, const eml_node *n,
-                            void *params, activation *a)
+static bool read_activation(const eml_graph *g, const eml_uses *u, const eml_node *n, void *params,
+                            activation *a)
 {
     memset(a, 0, sizeof(*a));
     a->readers = 1;
@@ -65,10 +65,18 @@ static bool read_activation(const eml_graph *g, const eml_uses *u, const eml_nod
         return false;
     a->input = n->inputs[0];
     switch (n->op) {
-    case EML_OP_Relu: a->name = "Relu"; return true;
-    case EML_OP_HardSwish: a->name = "HardSwish"; return true;
-    case EML_OP_Sigmoid: a->name = "Sigmoid"; return true;
-    case EML_OP_Tanh: a->name = "Tanh"; return true;
+    case EML_OP_Relu:
+        a->name = "Relu";
+        return true;
+    case EML_OP_HardSwish:
+        a->name = "HardSwish";
+        return true;
+    case EML_OP_Sigmoid:
+        a->name = "Sigmoid";
+        return true;
+    case EML_OP_Tanh:
+        a->name = "Tanh";
+        return true;
     case EML_OP_LeakyRelu:
     case EML_OP_HardSigmoid: {
         if (!prepare(n, params))
@@ -115,7 +123,8 @@ static bool read_activation(const eml_graph *g, const eml_uses *u, const eml_nod
         }
         return false;
     }
-    default: return false;
+    default:
+        return false;
     }
 }
 
@@ -123,13 +132,18 @@ static bool read_activation(const eml_graph *g, const eml_uses *u, const eml_nod
 static const char *fused_name(const eml_node *p)
 {
     switch (p->op) {
-    case EML_OP_Conv: return "FusedConv";
-    case EML_OP_Gemm: return "FusedGemm";
-    case EML_OP_MatMul: return "FusedMatMul";
+    case EML_OP_Conv:
+        return "FusedConv";
+    case EML_OP_Gemm:
+        return "FusedGemm";
+    case EML_OP_MatMul:
+        return "FusedMatMul";
     case EML_OP_FusedConv:
     case EML_OP_FusedGemm:
-    case EML_OP_FusedMatMul: return eml__node_has_activation(p) ? NULL : p->op_type;
-    default: return NULL;
+    case EML_OP_FusedMatMul:
+        return eml__node_has_activation(p) ? NULL : p->op_type;
+    default:
+        return NULL;
     }
 }
 

@@ -142,8 +142,8 @@ static eml_status fold_conv(eml_graph *g, int32_t ci, const bn_consts *c, bool *
         w.dims[0] != c->channels)
         return EML_OK;
     bool has_b = conv->n_inputs > 2 && conv->inputs[2] >= 0;
-    if (has_b && (!eml__value_const(g, conv->inputs[2], &b) || b.dtype != w.dtype ||
-                  b.rank != 1 || b.dims[0] != c->channels))
+    if (has_b && (!eml__value_const(g, conv->inputs[2], &b) || b.dtype != w.dtype || b.rank != 1 ||
+                  b.dims[0] != c->channels))
         return EML_OK;
     eml_status st = new_tensor(g->env, w.dtype, w.dims, w.rank, &nw);
     if (st != EML_OK)
@@ -262,8 +262,7 @@ eml_status eml__pass_batchnorm_folding(eml_pass_ctx *ctx)
             eml__node_has_subgraph(prod))
             continue;
         eml_tensor w;
-        if (prod->n_inputs < 2 || !eml__value_const(g, prod->inputs[1], &w) ||
-            !float_type(w.dtype))
+        if (prod->n_inputs < 2 || !eml__value_const(g, prod->inputs[1], &w) || !float_type(w.dtype))
             continue;
         bn_consts c;
         if (!bn_read(g, &u, bn, w.dtype, bn_params, &c))

@@ -15,7 +15,12 @@
 #define TWIN_NONE (-1)
 #define TWIN_PENDING (-2) /* its producer turns channels-last: the twin is the producer's new output */
 
-enum node_mode { MODE_KEEP = 0, MODE_NHWC_OP = 1, MODE_AGNOSTIC = 2 };
+enum node_mode {
+    MODE_KEEP = 0,
+    MODE_NHWC_OP = 1,   /* becomes its Nhwc op */
+    MODE_AGNOSTIC = 2,  /* runs channels-last as it is */
+    MODE_IDENTITY = 3   /* a Transpose to NHWC of a value that has a twin: an Identity of it */
+};
 
 static const int64_t to_nhwc_perm[4] = {0, 2, 3, 1};
 static const int64_t to_nchw_perm[4] = {0, 3, 1, 2};
@@ -298,11 +303,35 @@ static const char *nhwc_op(eml_op_id op)
     }
 }
 
+/* A Transpose to NHWC of a value that has a twin already becomes an Identity of the twin. */
+static eml_status to_identity(layout *l, size_t i)
+{
+    eml_graph *g = l->g;
+    int32_t t;
+    eml_status st = twin_of(l, g->nodes[i].inputs[0], &t);
+    if (st == EML_OK)
+        st = eml__node_set_op(g, &g->nodes[i], "Identity", "");
+    if (st != EML_OK)
+        return st;
+    eml_node *n = &g->nodes[i];
+    n->inputs[0] = t;
+    for (int32_t a = 0; a < n->n_attrs; a++) {
+        eml__free(g->env, n->attrs[a].name);
+        eml__free(g->env, n->attrs[a].ints);
+        memset(&n->attrs[a], 0, sizeof(n->attrs[a]));
+    }
+    n->n_attrs = 0;
+    l->rewrites++;
+    return EML_OK;
+}
+
 /* Rewires node i to read and write twins, and turns it into its Nhwc op or moves Concat's axis. */
 static eml_status rewrite_node(layout *l, size_t i)
 {
     eml_graph *g = l->g;
     eml_status st;
+    if (l->mode[i] == MODE_IDENTITY)
+        return to_identity(l, i);
     for (int32_t k = 0; k < g->nodes[i].n_inputs; k++) {
         if (!is_data_input(l, &g->nodes[i], k))
             continue;
@@ -391,10 +420,14 @@ eml_status eml__pass_nhwc_layout(eml_pass_ctx *ctx)
         if (n->op == EML_OP_Transpose && n->inputs[0] >= 0 && n->outputs[0] >= 0 &&
             rank4(&l, n->inputs[0])) {
             /* a Transpose between the layouts already is a twin */
-            if (perm_is(n, to_nchw_perm))
+            if (perm_is(n, to_nchw_perm)) {
                 l.twin[n->outputs[0]] = n->inputs[0];
-            else if (perm_is(n, to_nhwc_perm) && l.twin[n->inputs[0]] == TWIN_NONE)
-                l.twin[n->inputs[0]] = n->outputs[0];
+            } else if (perm_is(n, to_nhwc_perm)) {
+                if (l.twin[n->inputs[0]] == TWIN_NONE)
+                    l.twin[n->inputs[0]] = n->outputs[0];
+                else
+                    l.mode[i] = MODE_IDENTITY;
+            }
             continue;
         }
         if (!single_output(n) || eml__node_has_subgraph(n))

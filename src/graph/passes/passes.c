@@ -131,8 +131,7 @@ eml_status eml_graph_optimize(eml_graph *graph, const eml_optimize_options *opts
     if (!graph)
         return eml__diag(diag, EML_EINVAL, "optimize: no graph");
     if (o.level < 0 || o.level > 2)
-        return eml__diag(diag, EML_EINVAL, "optimize: level %d (0 none, 1 basic, 2 all)",
-                         o.level);
+        return eml__diag(diag, EML_EINVAL, "optimize: level %d (0 none, 1 basic, 2 all)", o.level);
     bool disabled[N_PASSES] = {false};
     eml_status st = parse_disable(o.disable, disabled, diag);
     if (st != EML_OK)
@@ -163,14 +162,18 @@ eml_status eml_graph_optimize(eml_graph *graph, const eml_optimize_options *opts
             if (st != EML_OK) {
                 char why[400];
                 snprintf(why, sizeof(why), "%.399s",
-                         diag && diag->message[0] ? diag->message : eml_status_str(st));
+                         diag && diag->status == st && diag->message[0] ? diag->message
+                                                                        : eml_status_str(st));
                 eml__diag(diag, st, "optimize: pass %s: %s", passes[i].name, why);
                 goto done;
             }
 #ifndef NDEBUG
             eml_diag vd;
             eml_diag_init(&vd);
-            if (eml__graph_verify(graph, NULL, &vd) != EML_OK) {
+            st = eml__graph_verify(graph, NULL, &vd);
+            if (st == EML_ENOMEM)
+                goto done;
+            if (st != EML_OK) {
                 st = eml__diag(diag, EML_EINTERNAL, "optimize: pass %s left an invalid graph: %s",
                                passes[i].name, vd.message);
                 goto done;

@@ -17,7 +17,7 @@
 typedef struct eml_pass_ctx {
     eml_graph *g;
     eml_diag *diag;
-    uint64_t rewrites;  /* the pass adds one per node folded, removed or fused */
+    uint64_t rewrites; /* the pass adds one per node folded, removed or fused */
 } eml_pass_ctx;
 
 /* Returns EML_OK (having rewritten nothing or something) or EML_ENOMEM; any other status means
@@ -26,7 +26,7 @@ typedef eml_status (*eml_pass_fn)(eml_pass_ctx *ctx);
 
 typedef struct eml_pass {
     const char *name;
-    int level;          /* runs at this optimization level and above */
+    int level; /* runs at this optimization level and above */
     eml_pass_fn fn;
 } eml_pass;
 
@@ -45,9 +45,9 @@ eml_status eml__pass_nhwc_layout(eml_pass_ctx *ctx);
 /* Who reads each value of the top-level graph. */
 typedef struct eml_uses {
     eml_env *env;
-    int32_t *count;     /* per value: node input slots reading it */
-    int32_t *consumer;  /* per value: a node reading it (the last in node order), -1 none */
-    uint8_t *fixed;     /* per value: a graph output, or read by a subgraph by name */
+    int32_t *count;    /* per value: node input slots reading it */
+    int32_t *consumer; /* per value: a node reading it (the last in node order), -1 none */
+    uint8_t *fixed;    /* per value: a graph output, or read by a subgraph by name */
 } eml_uses;
 
 eml_status eml__uses_build(const eml_graph *g, eml_uses *u);

@@ -62,8 +62,7 @@ eml_status eml__pass_residual_fusion(eml_pass_ctx *ctx)
             if (c < 0 || z < 0 || c == z)
                 continue;
             int32_t p = conv_for(g, &u, c);
-            if (p < 0 || !eml__static_same_shape(&s, c, z) ||
-                !is_float(eml__static_dtype(&s, c)))
+            if (p < 0 || !eml__static_same_shape(&s, c, z) || !is_float(eml__static_dtype(&s, c)))
                 continue;
             /* a FusedConv without Z or activation is the Conv itself: each step keeps the graph
              * computing the same thing should the next one run out of memory */

@@ -142,8 +142,7 @@ eml_status eml__node_evaluate(eml_graph *g, const eml_node *node, const eml_tens
             st = EML_ESHAPE;
             goto fail;
         }
-        if (eml__mul_overflow((uint64_t)count, eml_dtype_size(t->dtype), &bytes) ||
-            bytes > limit) {
+        if (eml__mul_overflow((uint64_t)count, eml_dtype_size(t->dtype), &bytes) || bytes > limit) {
             st = EML_ELIMIT;
             goto fail;
         }
@@ -458,8 +457,8 @@ eml_status eml__node_set_activation(eml_graph *g, eml_node *n, const char *activ
     char *name_a = ia < 0 ? eml__strdup(env, "activation") : NULL;
     char *name_p = ip < 0 && n_params ? eml__strdup(env, "activation_params") : NULL;
     float *floats = n_params ? eml__alloc(env, n_params * sizeof(float)) : NULL;
-    eml_attr *grown = extra ? eml__calloc(env, (size_t)(n->n_attrs + extra), sizeof(eml_attr))
-                            : NULL;
+    eml_attr *grown =
+        extra ? eml__calloc(env, (size_t)(n->n_attrs + extra), sizeof(eml_attr)) : NULL;
     if (!s || (ia < 0 && !name_a) || (ip < 0 && n_params && !name_p) || (n_params && !floats) ||
         (extra && !grown)) {
         eml__free(env, s);

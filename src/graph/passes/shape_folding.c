@@ -44,8 +44,7 @@ eml_status eml__pass_shape_folding(eml_pass_ctx *ctx)
     for (size_t i = 0; i < g->n_nodes; i++) {
         eml_node *n = &g->nodes[i];
         if ((n->op != EML_OP_Shape && n->op != EML_OP_Size) || n->n_inputs != 1 ||
-            n->n_outputs != 1 || n->inputs[0] < 0 || n->outputs[0] < 0 ||
-            !s.known[n->inputs[0]])
+            n->n_outputs != 1 || n->inputs[0] < 0 || n->outputs[0] < 0 || !s.known[n->inputs[0]])
             continue;
         eml_tensor a, b;
         memset(&a, 0, sizeof(a));

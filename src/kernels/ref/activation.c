@@ -77,7 +77,8 @@ static void silu_task(void *arg, size_t index)
         }
         break;
     }
-    default: break;
+    default:
+        break;
     }
 }
 
@@ -108,7 +109,8 @@ static void add_task(void *arg, size_t index)
             y[i] = half_put(job->dtype, half_get(job->dtype, y[i]) + half_get(job->dtype, z[i]));
         break;
     }
-    default: break;
+    default:
+        break;
     }
 }
 
@@ -132,8 +134,11 @@ void eml__activation_apply(const eml_activation *a, eml_dtype dtype, void *data,
     eml_unary_params u;
     memset(&u, 0, sizeof(u));
     switch ((eml_activation_kind)a->kind) {
-    case EML_ACTIVATION_NONE: return;
-    case EML_ACTIVATION_RELU: u.fn = EML_UNARY_RELU; break;
+    case EML_ACTIVATION_NONE:
+        return;
+    case EML_ACTIVATION_RELU:
+        u.fn = EML_UNARY_RELU;
+        break;
     case EML_ACTIVATION_LEAKY_RELU:
         u.fn = EML_UNARY_LEAKY_RELU;
         u.alpha = a->alpha;
@@ -149,8 +154,12 @@ void eml__activation_apply(const eml_activation *a, eml_dtype dtype, void *data,
         u.alpha = 1.0f / 6.0f;
         u.beta = 0.5f;
         break;
-    case EML_ACTIVATION_SIGMOID: u.fn = EML_UNARY_SIGMOID; break;
-    case EML_ACTIVATION_TANH: u.fn = EML_UNARY_TANH; break;
+    case EML_ACTIVATION_SIGMOID:
+        u.fn = EML_UNARY_SIGMOID;
+        break;
+    case EML_ACTIVATION_TANH:
+        u.fn = EML_UNARY_TANH;
+        break;
     case EML_ACTIVATION_CLIP: {
         eml_clip_params c;
         memset(&c, 0, sizeof(c));

@@ -17,11 +17,11 @@ typedef enum eml_activation_kind {
     EML_ACTIVATION_HARD_SWISH = 5,   /* x * clamp(x / 6 + 1/2, 0, 1) */
     EML_ACTIVATION_SIGMOID = 6,      /* 1 / (1 + exp(-x)) */
     EML_ACTIVATION_TANH = 7,
-    EML_ACTIVATION_SILU = 8          /* x * Sigmoid(x), the sigmoid rounded to the dtype first */
+    EML_ACTIVATION_SILU = 8 /* x * Sigmoid(x), the sigmoid rounded to the dtype first */
 } eml_activation_kind;
 
 typedef struct eml_activation {
-    int32_t kind;   /* eml_activation_kind */
+    int32_t kind; /* eml_activation_kind */
     float alpha, beta;
 } eml_activation;
 

@@ -4,6 +4,7 @@
 #include "kernels/gemm.h"
 
 #define MAX_MR 8
+#define PREFETCH_BYTES 1024
 
 /* Stores the first n (< 8) floats of v: 4, 2, 1 at a time, so nothing past n is touched. */
 static inline __attribute__((always_inline)) void store_tail(float *c, __m256 v, size_t n)
@@ -74,6 +75,11 @@ gemm_x16(const size_t MR, size_t mr, size_t nc, size_t k0, size_t kc, const floa
             const __m256 w0 = _mm256_loadu_ps(wk);
             const __m256 w1 = _mm256_loadu_ps(wk + 8);
             wk += 16;
+            /* one row of A PREFETCH_BYTES ahead per step, in turn (the rows are MR streams), and
+             * the line of weights the step after next-but-many needs; prefetches never fault */
+            _mm_prefetch((const char *)((uintptr_t)(ap[k % MR] + k) + PREFETCH_BYTES),
+                         _MM_HINT_T0);
+            _mm_prefetch((const char *)((uintptr_t)wk + PREFETCH_BYTES), _MM_HINT_T0);
 #pragma GCC unroll 8
             for (size_t i = 0; i < MR; i++) {
                 const __m256 va = _mm256_broadcast_ss(ap[i] + k);
@@ -144,4 +150,3 @@ gemm_x16(const size_t MR, size_t mr, size_t nc, size_t k0, size_t kc, const floa
     }
 
 DEFINE_X16(6)
-DEFINE_X16(4)
