@@ -174,10 +174,12 @@ static void jpeg_on_error(j_common_ptr cinfo)
 
 static void jpeg_on_message(j_common_ptr cinfo, int level)
 {
-    /* libjpeg pads a truncated file with gray and only warns; here a truncated file is an error.
-     * Other warnings (extraneous bytes and the like) do not stop a decode. */
+    /* libjpeg pads a truncated file (or one whose data segment ends early) with gray and only
+     * warns; here that is an error, and the decode stops at once: a few bytes claiming a huge
+     * image must not cost a full decode. Other warnings (extraneous bytes) do not stop it. */
     jpeg_ctx *c = (jpeg_ctx *)cinfo->err;
-    if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF)
+    int code = cinfo->err->msg_code;
+    if (level < 0 && (code == JWRN_JPEG_EOF || code == JWRN_HIT_MARKER))
         c->truncated = 1;
 }
 
@@ -219,7 +221,7 @@ static int jpeg_decode_steps(struct jpeg_decompress_struct *cinfo, jpeg_ctx *c,
                               bytes_needed);
         return -1;
     }
-    while (cinfo->output_scanline < cinfo->output_height) {
+    while (cinfo->output_scanline < cinfo->output_height && !c->truncated) {
         JSAMPROW row = c->img.pixels + (size_t)cinfo->output_scanline * row_bytes;
         if (jpeg_read_scanlines(cinfo, &row, 1) != 1)
             break;
