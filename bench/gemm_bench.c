@@ -126,9 +126,10 @@ static const shape shapes[] = {
     {"square", 1024, 1024, 1024},
     {"square", 2048, 2048, 2048},
     {"resnet 3x3 56x56x64", 3136, 64, 576},
-    {"conv1 3x3s2 112x112 (mbv2)", 12544, 32, 27},
+    {"mbv2 conv1 3x3s2 112x112", 12544, 32, 27},
     {"resnet 3x3 14x14x256", 196, 256, 2304},
     {"mbv2 1x1 56x56 24->144", 3136, 144, 24},
+    {"mbv2 1x1 112x112 32->16", 12544, 16, 32},
     {"mbv2 1x1 7x7 320->1280", 49, 1280, 320},
     {"fc 1x512 -> 1000", 1, 1000, 512},
 };
@@ -141,40 +142,60 @@ static void fill(float *p, size_t n, uint32_t seed)
     }
 }
 
-/* GFLOP/s of one run of at least `seconds`. */
-static double gemm_once(const eml_f32_gemm_kernel *k, const shape *s, const float *a,
-                        const float *w, float *c, eml_pool *pool, double seconds, long *reps)
+/* One run of at least `seconds`: GFLOP/s by the clock of the measurement, and per second of CPU
+ * time of the process (per busy core: with two threads on a shared machine, this shows whether
+ * the threads slow each other down, even when other processes leave them less than two cores). */
+typedef struct rate {
+    double gflops;
+    double per_core;
+} rate;
+
+static rate gemm_once(const eml_f32_gemm_kernel *k, const shape *s, const float *a,
+                      const float *w, float *c, eml_pool *pool, double seconds, long *reps)
 {
     const clockid_t id = eml__pool_threads(pool) == 1 ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC;
     const double flop = 2.0 * (double)s->m * (double)s->n * (double)s->k;
     for (;;) {
-        double t0 = clock_s(id);
+        double t0 = clock_s(id), cpu0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
         for (long i = 0; i < *reps; i++)
             eml__f32_gemm_run(k, s->m, s->n, s->k, a, s->k, w, c, s->n, -INFINITY, INFINITY, pool);
-        double t = clock_s(id) - t0;
-        if (t >= seconds * 0.7)
-            return flop * (double)*reps / t * 1e-9;
+        double t = clock_s(id) - t0, cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
+        if (t >= seconds * 0.7) {
+            rate r = {flop * (double)*reps / t * 1e-9, flop * (double)*reps / cpu * 1e-9};
+            return r;
+        }
         *reps = (long)((double)*reps * (t > 0 ? 1.2 * seconds / t : 4.0)) + 1;
     }
 }
 
-/* Alternates peak and GEMM runs (P G P G ...): the medians of GFLOP/s and of the per-round ratio
- * to the peak of the cores used, so that a clock change between rounds cancels out. */
-static void measure(const eml_f32_gemm_kernel *k, const shape *s, const float *a, const float *w,
-                    float *c, eml_pool *pool, double seconds, double *gflops, double *ratio)
+typedef struct result {
+    double gflops, ratio;   /* median GFLOP/s; median of its ratio to the peak of `threads` cores */
+    double per_core, ratio_core; /* the same per busy core */
+} result;
+
+/* A warm-up run, then peak and GEMM runs in turn (P G P G ...): medians of the GEMM's GFLOP/s
+ * and of the per-round ratios to the peak, so that a clock change between rounds cancels out. */
+static result measure(const eml_f32_gemm_kernel *k, const shape *s, const float *a,
+                      const float *w, float *c, eml_pool *pool, double seconds)
 {
-    double g[REPEATS], r[REPEATS];
+    double g[REPEATS], r[REPEATS], gc[REPEATS], rc[REPEATS];
     long reps = 1;
     const double threads = (double)eml__pool_threads(pool);
+    gemm_once(k, s, a, w, c, pool, seconds / 2, &reps);
     for (int i = 0; i < REPEATS; i++) {
         double peak = peak_once(k->isa, seconds / 4);
-        g[i] = gemm_once(k, s, a, w, c, pool, seconds, &reps);
+        rate x = gemm_once(k, s, a, w, c, pool, seconds, &reps);
+        g[i] = x.gflops;
+        gc[i] = x.per_core;
         r[i] = peak > 0 ? g[i] / (peak * threads) : 0;
+        rc[i] = peak > 0 ? gc[i] / peak : 0;
         if (verbose)
-            printf("    round %d: peak %.1f GFLOP/s, gemm %.1f GFLOP/s\n", i, peak, g[i]);
+            printf("    round %d: peak %.1f GFLOP/s, gemm %.1f GFLOP/s, %.1f per busy core\n", i,
+                   peak, g[i], gc[i]);
     }
-    *gflops = median(g, REPEATS);
-    *ratio = median(r, REPEATS);
+    result out = {median(g, REPEATS), median(r, REPEATS), median(gc, REPEATS),
+                  median(rc, REPEATS)};
+    return out;
 }
 
 int main(int argc, char **argv)
@@ -230,8 +251,11 @@ int main(int argc, char **argv)
     fill(b, max_w, 2);
     fill(bias, 4096, 3);
 
-    printf("\n%-26s %-30s %6s %6s %6s %9s %6s %9s %6s\n", "kernel", "shape", "M", "N", "K",
-           "1T GF/s", "%pk", "2T GF/s", "%pk2");
+    printf("\n1T: one thread, by its CPU time; %%pk: of the FMA peak of one core, measured in turn.\n"
+           "2T: two threads, by the wall clock (%%pk of two cores' peak), and per busy core (by the\n"
+           "process's CPU time: what the split costs, even when other processes hold a core).\n");
+    printf("\n%-14s %-28s %5s %5s %5s %7s %4s %7s %4s %7s %4s\n", "kernel", "shape", "M", "N", "K",
+           "1T GF/s", "%pk", "2T GF/s", "%pk", "2T/core", "%pk");
     for (size_t ki = 0; ki < nk; ki++) {
         const eml_f32_gemm_kernel *k = &ks[ki];
         if ((feats & k->isa) != k->isa || (filter && !strstr(k->name, filter)))
@@ -248,13 +272,13 @@ int main(int argc, char **argv)
             if (!w)
                 return 1;
             eml__f32_gemm_pack(k, s->n, s->k, b, false, bias, w);
-            double g1, r1, g2, r2;
-            measure(k, s, a, w, c, pools[0], seconds, &g1, &r1);
-            g2 = r2 = 0;
+            result one = measure(k, s, a, w, c, pools[0], seconds), two = {0, 0, 0, 0};
             if (two_threads)
-                measure(k, s, a, w, c, pools[1], seconds, &g2, &r2);
-            printf("%-26s %-30s %6zu %6zu %6zu %9.1f %5.0f%% %9.1f %5.0f%%\n", k->name + strlen("eml_f32_gemm_"), s->what,
-                   s->m, s->n, s->k, g1, 100 * r1, g2, 100 * r2);
+                two = measure(k, s, a, w, c, pools[1], seconds);
+            printf("%-14s %-28s %5zu %5zu %5zu %7.1f %3.0f%% %7.1f %3.0f%% %7.1f %3.0f%%\n",
+                   k->name + strlen("eml_f32_gemm_"), s->what, s->m, s->n, s->k, one.gflops,
+                   100 * one.ratio, two.gflops, 100 * two.ratio, two.per_core,
+                   100 * two.ratio_core);
             fflush(stdout);
             free(w);
         }

@@ -129,8 +129,9 @@ static void gemm_bias_only(const gemm_job *j)
  * weights. A constant, not the detected L1 size: kc changes the order of the sums, and results
  * should not depend on the machine beyond its ISA. */
 #define A_TILE_BYTES (24u * 1024u)
-/* Below this many multiply-adds per task, the pool's hand-off costs more than it gains. */
-#define MIN_TASK_MACS (64u * 1024u)
+/* Below this many multiply-adds per task (about 10 us), waking the pool's threads costs more
+ * than it gains. */
+#define MIN_TASK_MACS (1024u * 1024u)
 
 /* K per block: at most what the A budget allows, split evenly so that the last block is not a
  * sliver. It depends on K and the kernel only, never on threads. */
@@ -184,9 +185,9 @@ void eml__f32_gemm_run(const eml_f32_gemm_kernel *k, size_t m, size_t n, size_t 
      * micro-kernel calls whoever makes them, so the result is the same for every thread count. */
     const size_t threads = eml__pool_threads(pool);
     size_t want = threads > 1 ? threads * 4 : 1;
-    const size_t tile_macs = mr * nr * kdim;
-    size_t max_tasks = EML_MAX((size_t)1, row_tiles * panels * tile_macs / MIN_TASK_MACS);
-    want = EML_MIN(want, max_tasks);
+    const double task_sized = (double)m * (double)n * (double)kdim / MIN_TASK_MACS; /* no overflow */
+    if (task_sized < (double)want)
+        want = task_sized < 2.0 ? 1 : (size_t)task_sized;
     size_t row_blocks = EML_MIN(row_tiles, want);
     size_t col_blocks = EML_MIN(panels, (want + row_blocks - 1) / row_blocks);
     size_t tiles_per_block = (row_tiles + row_blocks - 1) / row_blocks;

@@ -23,3 +23,13 @@ const eml_f32_igemm_kernel *eml__f32_igemm_select(void)
             return &kernels[i];
     return NULL;
 }
+
+const eml_f32_igemm_kernel *eml__f32_igemm_alternative(const eml_f32_igemm_kernel *k)
+{
+    for (size_t i = 0; i + 1 < KERNEL_COUNT; i++) {
+        const eml_f32_igemm_kernel *next = &kernels[i + 1];
+        if (kernels[i].ukernel == k->ukernel)
+            return next->isa == k->isa && next->nr == k->nr && next->mr != k->mr ? next : NULL;
+    }
+    return NULL;
+}

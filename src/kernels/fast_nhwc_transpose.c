@@ -24,6 +24,16 @@ typedef struct transpose_job {
     size_t tiles_per_image;
 } transpose_job;
 
+/* y[c][r] = x[r][c] for R rows known at compile time (an RGB image's 3 planes interleaved):
+ * the inner loop unrolls into R loads and R adjacent stores. */
+static inline __attribute__((always_inline)) void few_rows(const size_t R, const uint32_t *x,
+                                                           uint32_t *y, size_t cols)
+{
+    for (size_t c = 0; c < cols; c++)
+        for (size_t r = 0; r < R; r++)
+            y[c * R + r] = x[r * cols + c];
+}
+
 /* One band of TILE source rows of one image: y[c][r] = x[r][c]. */
 static void transpose_band(void *ctx, size_t index)
 {
@@ -32,6 +42,13 @@ static void transpose_band(void *ctx, size_t index)
     const size_t r0 = (index % j->tiles_per_image) * TILE, r1 = EML_MIN(r0 + TILE, j->rows);
     const uint32_t *x = j->x + image * j->rows * j->cols;
     uint32_t *y = j->y + image * j->rows * j->cols;
+    switch (j->rows) {
+    case 1: few_rows(1, x, y, j->cols); return;
+    case 2: few_rows(2, x, y, j->cols); return;
+    case 3: few_rows(3, x, y, j->cols); return;
+    case 4: few_rows(4, x, y, j->cols); return;
+    default: break;
+    }
     for (size_t c0 = 0; c0 < j->cols; c0 += TILE) {
         const size_t c1 = EML_MIN(c0 + TILE, j->cols);
         for (size_t c = c0; c < c1; c++)

@@ -1,158 +1,8 @@
-/* Tests of the channels-last ops: the NHWC reference kernels against the NCHW ones through
- * transposes (exactly: they sum in the same order), and every fast variant (each GEMM kernel, each
- * micro-kernel table this CPU runs) against the NHWC reference on random shapes, bit-identical
- * for 1, 2 and 3 threads. */
-#include <math.h>
-
-#include "core/core.h"
-#include "graph/graph.h"
-#include "harness.h"
-#include "kernels/fast_nhwc.h"
-#include "kernels/ref/movement.h"
-#include "kernels/ref/nhwc.h"
-
-/* ---- one node, run by hand ---- */
-
-#define MAX_ATTRS 10
-
-typedef struct node_case {
-    eml_env *env;
-    eml_graph *graph;
-    eml_node *node;
-    _Alignas(64) unsigned char params[EML_PARAMS_MAX];
-    eml_diag diag;
-    eml_tensor out;
-    size_t scratch_bytes;
-} node_case;
-
-static void node_begin(node_case *c, const char *op, const char *domain, int32_t opset, int n_in)
-{
-    memset(c, 0, sizeof(*c));
-    REQUIRE(eml_env_create(NULL, &c->env) == EML_OK);
-    REQUIRE(eml__graph_create(c->env, NULL, &c->graph) == EML_OK);
-    REQUIRE(eml__graph_add_node(c->graph, "n0", op, domain, n_in, 1, MAX_ATTRS, &c->node) ==
-            EML_OK);
-    c->node->n_attrs = 0;
-    c->node->op = eml__op_find(domain, op);
-    c->node->opset = opset;
-    REQUIRE(c->node->op != EML_OP_UNKNOWN);
-    eml_diag_init(&c->diag);
-}
-
-static void node_end(node_case *c)
-{
-    eml_graph_destroy(c->graph);
-    eml_env_destroy(c->env);
-}
-
-static eml_attr *add_attr(node_case *c, const char *name, eml_attr_type type)
-{
-    REQUIRE(c->node->n_attrs < MAX_ATTRS);
-    eml_attr *a = &c->node->attrs[c->node->n_attrs++];
-    a->name = eml__strdup(c->env, name);
-    a->type = type;
-    return a;
-}
-
-static void attr_i(node_case *c, const char *name, int64_t v)
-{
-    add_attr(c, name, EML_ATTR_INT)->i = v;
-}
-
-static void attr_s(node_case *c, const char *name, const char *s)
-{
-    eml_attr *a = add_attr(c, name, EML_ATTR_STRING);
-    a->s = eml__strdup(c->env, s);
-    a->s_len = strlen(s);
-}
-
-static void attr_ints(node_case *c, const char *name, const int64_t *v, size_t n)
-{
-    eml_attr *a = add_attr(c, name, EML_ATTR_INTS);
-    a->ints = eml__alloc(c->env, sizeof(int64_t) * EML_MAX(n, 1));
-    REQUIRE(a->ints);
-    memcpy(a->ints, v, n * sizeof(int64_t));
-    a->count = n;
-}
-
-static void attr_floats(node_case *c, const char *name, const float *v, size_t n)
-{
-    eml_attr *a = add_attr(c, name, EML_ATTR_FLOATS);
-    a->floats = eml__alloc(c->env, sizeof(float) * EML_MAX(n, 1));
-    REQUIRE(a->floats);
-    memcpy(a->floats, v, n * sizeof(float));
-    a->count = n;
-}
-
-static eml_status node_prepare(node_case *c, eml_prepare_fn prepare)
-{
-    eml_prepare_ctx ctx = {c->node, c->node->op, c->node->opset, c->params, &c->diag};
-    return prepare(&ctx);
-}
-
-static eml_status node_infer(node_case *c, eml_infer_fn infer, const eml_tensor *in, int n_in)
-{
-    eml_infer_ctx ctx = {.params = c->params,
-                         .op = c->node->op,
-                         .opset = c->node->opset,
-                         .node_name = c->node->name,
-                         .inputs = in,
-                         .n_inputs = n_in,
-                         .outputs = &c->out,
-                         .n_outputs = 1,
-                         .diag = &c->diag};
-    eml_status st = infer(&ctx);
-    c->scratch_bytes = ctx.scratch_bytes;
-    return st;
-}
-
-/* Runs a kernel into c->out (shape from infer); output and scratch get exactly the bytes asked
- * for, so that the sanitizers see any overrun. Returns the output (malloc'd). */
-static float *node_kernel(node_case *c, eml_kernel_fn kernel, const void *params,
-                          const eml_tensor *in, int n_in, size_t scratch_bytes, eml_pool *pool)
-{
-    float *y = malloc(eml_tensor_bytes(&c->out) + 1);
-    void *scratch = malloc(scratch_bytes + 1);
-    REQUIRE(y && scratch);
-    c->out.data = y;
-    eml_kernel_ctx k = {params, in, n_in, &c->out, 1, scratch, scratch_bytes, pool, &c->diag};
-    REQUIRE_OK(kernel(&k), &c->diag);
-    free(scratch);
-    return y;
-}
-
-static float *random_floats(size_t n)
-{
-    float *p = malloc(n * sizeof(float) + 1);
-    REQUIRE(p);
-    for (size_t i = 0; i < n; i++)
-        p[i] = eml_test_randf(-1.0f, 1.0f);
-    return p;
-}
-
-static int rnd(int lo, int hi) /* inclusive */
-{
-    return lo + (int)(eml_test_rand() % (uint32_t)(hi - lo + 1));
-}
-
-/* [N, H, W, C] ⇄ [N, C, H, W] */
-static float *to_nchw(const float *x, const int64_t *d /* NHWC dims */)
-{
-    const int64_t N = d[0], H = d[1], W = d[2], C = d[3];
-    float *y = malloc((size_t)(N * H * W * C) * sizeof(float) + 1);
-    REQUIRE(y);
-    for (int64_t n = 0; n < N; n++)
-        for (int64_t h = 0; h < H; h++)
-            for (int64_t w = 0; w < W; w++)
-                for (int64_t c = 0; c < C; c++)
-                    y[((n * C + c) * H + h) * W + w] = x[((n * H + h) * W + w) * C + c];
-    return y;
-}
-
-static eml_tensor t4(const float *data, int64_t a, int64_t b, int64_t c, int64_t d)
-{
-    return (eml_tensor){EML_DTYPE_F32, 4, {a, b, c, d}, (void *)data};
-}
+/* Tests of NhwcConv: the NHWC reference kernel against the NCHW one through transposes (exactly:
+ * they sum in the same order), and every fast variant (each GEMM and indirect GEMM kernel, each
+ * depthwise table this CPU runs) against the NHWC reference on random shapes, bit-identical for
+ * 1, 2 and 3 threads. */
+#include "nhwc_util.h"
 
 /* ---- random convolutions ---- */
 
@@ -161,7 +11,7 @@ typedef struct conv_spec {
     int64_t pads[4];
     const char *auto_pad; /* NULL: explicit pads */
     bool bias, z;
-    const char *act;      /* NULL: none */
+    const char *act; /* NULL: none */
     float act_params[2];
     int n_act_params;
 } conv_spec;
@@ -174,8 +24,8 @@ typedef enum conv_shape_kind {
     SHAPE_DEEP
 } conv_shape_kind;
 
-static const char *const act_names[] = {NULL,        "Relu",      "Clip",    "LeakyRelu",
-                                        "HardSigmoid", "HardSwish", "Sigmoid", "Tanh", "SiLU"};
+static const char *const act_names[] = {NULL,        "Relu",    "Clip", "LeakyRelu", "HardSigmoid",
+                                        "HardSwish", "Sigmoid", "Tanh", "SiLU"};
 
 static conv_spec random_conv(conv_shape_kind kind)
 {
@@ -243,7 +93,7 @@ static void conv_attrs(node_case *c, const conv_spec *s, bool fused)
 /* The data of one conv: NHWC input, weights, bias, and (after infer) the NHWC residual. */
 typedef struct conv_data {
     float *x, *w, *b, *z;
-    eml_tensor in[4];   /* NHWC */
+    eml_tensor in[4]; /* NHWC */
     int n_in;
 } conv_data;
 
@@ -300,8 +150,7 @@ static float *nhwc_ref_conv(node_case *nc, const conv_spec *s, conv_data *d)
     REQUIRE_OK(node_infer(nc, eml__nhwc_conv_infer, d->in, 3), &nc->diag);
     conv_data_set_z(d, &nc->out);
     REQUIRE_OK(node_infer(nc, eml__nhwc_conv_infer, d->in, d->n_in), &nc->diag);
-    return node_kernel(nc, eml__ref_nhwc_conv, nc->params, d->in, d->n_in, nc->scratch_bytes,
-                       NULL);
+    return node_kernel(nc, eml__ref_nhwc_conv, nc->params, d->in, d->n_in, nc->scratch_bytes, NULL);
 }
 
 /* ---- the NHWC reference equals the NCHW one ---- */
@@ -319,8 +168,7 @@ EML_TEST(ref_conv_equals_nchw_reference)
         /* NCHW: Conv when nothing is fused, FusedConv otherwise */
         const bool fused = s.z || s.act;
         node_case nc;
-        node_begin(&nc, fused ? "FusedConv" : "Conv", fused ? "ai.edgeml" : "", fused ? 1 : 11,
-                   4);
+        node_begin(&nc, fused ? "FusedConv" : "Conv", fused ? "ai.edgeml" : "", fused ? 1 : 11, 4);
         conv_attrs(&nc, &s, true);
         eml_tensor in[4];
         memcpy(in, d.in, sizeof(in));
@@ -342,8 +190,7 @@ EML_TEST(ref_conv_equals_nchw_reference)
         for (int64_t i = 0; i < count && !bad; i++) {
             if (!(yt[i] == yc[i]) && !(isnan(yt[i]) && isnan(yc[i]))) {
                 print_spec(&s);
-                fprintf(stderr, "element %lld: nhwc %.9g, nchw %.9g\n", (long long)i, yt[i],
-                        yc[i]);
+                fprintf(stderr, "element %lld: nhwc %.9g, nchw %.9g\n", (long long)i, yt[i], yc[i]);
                 bad = 1;
             }
         }
@@ -363,67 +210,6 @@ EML_TEST(ref_conv_equals_nchw_reference)
 
 /* ---- fast kernels against the NHWC reference ---- */
 
-static bool close_enough(float got, float want)
-{
-    if (isnan(want))
-        return isnan(got);
-    if (got == want) /* infinities too */
-        return true;
-    return fabsf(got - want) <= 1e-4f + 1e-4f * fabsf(want);
-}
-
-/* Runs fast kernel fk on pools of 1, 2 and 3 threads: all three bit-identical, each close to
- * ref. Returns false after printing the first difference. */
-static bool check_fast(node_case *nc, const eml_fast_kernel *fk, const eml_tensor *in, int n_in,
-                       const float *ref, eml_pool *const pools[3])
-{
-    const int64_t count = eml_tensor_count(&nc->out);
-    float *outs[3] = {NULL, NULL, NULL};
-    bool ok = true;
-    for (int t = 0; t < 3; t++) {
-        size_t sb = fk->scratch_bytes ? fk->scratch_bytes(fk->state, in, n_in, &nc->out, 1) : 0;
-        outs[t] = node_kernel(nc, fk->run, fk->state, in, n_in, sb, pools[t]);
-    }
-    for (int64_t i = 0; i < count && ok; i++) {
-        if (!close_enough(outs[0][i], ref[i])) {
-            fprintf(stderr, "%s: element %lld: %.9g, reference %.9g\n", fk->name, (long long)i,
-                    outs[0][i], ref[i]);
-            ok = false;
-        }
-    }
-    for (int t = 1; t < 3 && ok; t++) {
-        if (memcmp(outs[0], outs[t], (size_t)count * sizeof(float)) != 0) {
-            fprintf(stderr, "%s: %d threads differ from 1\n", fk->name, t + 1);
-            ok = false;
-        }
-    }
-    for (int t = 0; t < 3; t++)
-        free(outs[t]);
-    return ok;
-}
-
-typedef struct pools3 {
-    eml_env *env;
-    eml_pool *p[3];
-} pools3;
-
-static void pools_begin(pools3 *p)
-{
-    REQUIRE(eml_env_create(NULL, &p->env) == EML_OK);
-    p->p[0] = NULL;
-    REQUIRE(eml__pool_create(p->env, 2, &p->p[1]) == EML_OK);
-    REQUIRE(eml__pool_create(p->env, 3, &p->p[2]) == EML_OK);
-}
-
-static void pools_end(pools3 *p)
-{
-    eml__pool_destroy(p->p[1]);
-    eml__pool_destroy(p->p[2]);
-    eml_env_destroy(p->env);
-}
-
-/* Selects the fast conv with kernel k and table ops for the reference node nc (weights and bias
- * constant, X and Z not). */
 static void select_conv(node_case *nc, const conv_data *d, const eml_f32_gemm_kernel *k,
                         const eml_f32_igemm_kernel *ik, const eml_f32_nhwc_ops *ops,
                         eml_fast_kernel *fk)
@@ -505,12 +291,50 @@ EML_TEST(fast_conv_every_igemm_kernel)
 EML_TEST(fast_conv_wide_weights)
 {
     static const conv_spec shapes[] = {
-        {.n = 1, .h = 5, .w = 7, .c = 128, .o = 130, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .dh = 1,
-         .dw = 1, .group = 1, .pads = {1, 1, 1, 1}, .bias = true, .z = true, .act = "Relu"},
-        {.n = 2, .h = 4, .w = 3, .c = 150, .o = 97, .kh = 3, .kw = 3, .sh = 2, .sw = 1, .dh = 1,
-         .dw = 2, .group = 1, .pads = {0, 2, 1, 0}, .act = "HardSwish"},
-        {.n = 1, .h = 3, .w = 9, .c = 512, .o = 301, .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1,
-         .dw = 1, .group = 1, .bias = true, .z = true},
+        {.n = 1,
+         .h = 5,
+         .w = 7,
+         .c = 128,
+         .o = 130,
+         .kh = 3,
+         .kw = 3,
+         .sh = 1,
+         .sw = 1,
+         .dh = 1,
+         .dw = 1,
+         .group = 1,
+         .pads = {1, 1, 1, 1},
+         .bias = true,
+         .z = true,
+         .act = "Relu"},
+        {.n = 2,
+         .h = 4,
+         .w = 3,
+         .c = 150,
+         .o = 97,
+         .kh = 3,
+         .kw = 3,
+         .sh = 2,
+         .sw = 1,
+         .dh = 1,
+         .dw = 2,
+         .group = 1,
+         .pads = {0, 2, 1, 0},
+         .act = "HardSwish"},
+        {.n = 1,
+         .h = 3,
+         .w = 9,
+         .c = 512,
+         .o = 301,
+         .kh = 1,
+         .kw = 1,
+         .sh = 1,
+         .sw = 1,
+         .dh = 1,
+         .dw = 1,
+         .group = 1,
+         .bias = true,
+         .z = true},
     };
     size_t count, icount;
     const eml_f32_gemm_kernel *kernels = eml__f32_gemm_kernels(&count);
@@ -593,8 +417,8 @@ EML_TEST(nhwc_conv_infer_refuses_bad_inputs)
     REQUIRE_OK(node_prepare(&nc, eml__nhwc_conv_prepare), &nc.diag);
     eml_tensor in[2] = {t4(x, 2, 3, 4, 5), t4(w, 6, 5, 1, 1)};
     REQUIRE_OK(node_infer(&nc, eml__nhwc_conv_infer, in, 2), &nc.diag);
-    CHECK(nc.out.rank == 4 && nc.out.dims[0] == 2 && nc.out.dims[1] == 3 &&
-          nc.out.dims[2] == 4 && nc.out.dims[3] == 6);
+    CHECK(nc.out.rank == 4 && nc.out.dims[0] == 2 && nc.out.dims[1] == 3 && nc.out.dims[2] == 4 &&
+          nc.out.dims[3] == 6);
     in[1] = t4(w, 5, 6, 1, 1); /* channels differ */
     CHECK_STATUS(node_infer(&nc, eml__nhwc_conv_infer, in, 2), EML_ESHAPE);
     in[1] = t4(w, 6, 5, 1, 1);
@@ -612,224 +436,4 @@ EML_TEST(nhwc_conv_infer_refuses_bad_inputs)
     attr_i(&nc, "bogus", 1);
     CHECK_STATUS(node_prepare(&nc, eml__nhwc_conv_prepare), EML_EUNSUPPORTED);
     node_end(&nc);
-}
-
-/* ---- pools ---- */
-
-typedef struct pool_spec {
-    bool is_max, global;
-    int64_t n, h, w, c, kh, kw, sh, sw, dh, dw;
-    int64_t pads[4];
-    int ceil_mode, count_include_pad;
-} pool_spec;
-
-static pool_spec random_pool(int variant)
-{
-    pool_spec s = {0};
-    s.global = variant == 2;
-    s.is_max = variant == 0;
-    s.n = rnd(1, 2);
-    s.c = rnd(1, 70);
-    s.kh = rnd(1, 4);
-    s.kw = rnd(1, 4);
-    s.sh = rnd(1, 3);
-    s.sw = rnd(1, 3);
-    s.dh = s.is_max && rnd(0, 3) == 0 ? 2 : 1;
-    s.dw = s.is_max && rnd(0, 3) == 0 ? 2 : 1;
-    for (int i = 0; i < 4; i++)
-        s.pads[i] = rnd(0, (int)(i % 2 ? s.kw : s.kh) - 1);
-    s.ceil_mode = rnd(0, 1);
-    s.count_include_pad = !s.is_max && rnd(0, 1);
-    s.h = EML_MAX(rnd(1, 12), (s.kh - 1) * s.dh + 1);
-    s.w = EML_MAX(rnd(1, 30), (s.kw - 1) * s.dw + 1);
-    return s;
-}
-
-static void pool_attrs(node_case *c, const pool_spec *s)
-{
-    if (s->global)
-        return;
-    attr_ints(c, "kernel_shape", (const int64_t[]){s->kh, s->kw}, 2);
-    attr_ints(c, "strides", (const int64_t[]){s->sh, s->sw}, 2);
-    attr_ints(c, "pads", s->pads, 4);
-    attr_i(c, "ceil_mode", s->ceil_mode);
-    if (s->is_max)
-        attr_ints(c, "dilations", (const int64_t[]){s->dh, s->dw}, 2);
-    else
-        attr_i(c, "count_include_pad", s->count_include_pad);
-}
-
-static const char *pool_op(const pool_spec *s, bool nhwc)
-{
-    if (s->global)
-        return nhwc ? "NhwcGlobalAveragePool" : "GlobalAveragePool";
-    if (s->is_max)
-        return nhwc ? "NhwcMaxPool" : "MaxPool";
-    return nhwc ? "NhwcAveragePool" : "AveragePool";
-}
-
-/* NULL (having ended nc) when the random window leaves no output, which infer refuses. */
-static float *nhwc_ref_pool(node_case *nc, const pool_spec *s, const eml_tensor *x)
-{
-    node_begin(nc, pool_op(s, true), "ai.edgeml", 1, 1);
-    pool_attrs(nc, s);
-    eml_prepare_fn prepare = s->global ? eml__nhwc_global_pool_prepare : eml__nhwc_pool_prepare;
-    eml_infer_fn infer = s->global ? eml__nhwc_global_pool_infer : eml__nhwc_pool_infer;
-    REQUIRE_OK(node_prepare(nc, prepare), &nc->diag);
-    eml_status st = node_infer(nc, infer, x, 1);
-    if (st == EML_ESHAPE && strstr(nc->diag.message, "leaves no output")) {
-        node_end(nc);
-        return NULL;
-    }
-    REQUIRE_OK(st, &nc->diag);
-    return node_kernel(nc, s->global ? eml__ref_nhwc_global_pool : eml__ref_nhwc_pool,
-                       nc->params, x, 1, nc->scratch_bytes, NULL);
-}
-
-EML_TEST(ref_pools_equal_nchw_reference)
-{
-    for (int iter = 0; iter < 300; iter++) {
-        const pool_spec s = random_pool(iter % 3);
-        float *x = random_floats((size_t)(s.n * s.h * s.w * s.c));
-        eml_tensor xt = t4(x, s.n, s.h, s.w, s.c);
-        node_case nh, nc;
-        float *y = nhwc_ref_pool(&nh, &s, &xt);
-        if (!y) {
-            free(x);
-            continue;
-        }
-        node_begin(&nc, pool_op(&s, false), "", 12, 1);
-        pool_attrs(&nc, &s);
-        float *xc = to_nchw(x, xt.dims);
-        eml_tensor xct = t4(xc, s.n, s.c, s.h, s.w);
-        REQUIRE_OK(node_prepare(&nc, s.global ? eml__global_pool_prepare : eml__pool_prepare),
-                   &nc.diag);
-        REQUIRE_OK(node_infer(&nc, s.global ? eml__global_pool_infer : eml__pool_infer, &xct, 1),
-                   &nc.diag);
-        float *yc = node_kernel(&nc, s.global ? eml__ref_global_pool : eml__ref_pool, nc.params,
-                                &xct, 1, nc.scratch_bytes, NULL);
-        float *yt = to_nchw(y, nh.out.dims);
-        const int64_t count = eml_tensor_count(&nh.out);
-        REQUIRE(count == eml_tensor_count(&nc.out));
-        bool ok = true;
-        for (int64_t i = 0; i < count && ok; i++) {
-            if (!(yt[i] == yc[i]) && !(isnan(yt[i]) && isnan(yc[i]))) {
-                fprintf(stderr, "%s iter %d element %lld: nhwc %.9g, nchw %.9g\n",
-                        pool_op(&s, false), iter, (long long)i, yt[i], yc[i]);
-                ok = false;
-            }
-        }
-        CHECK(ok);
-        free(x);
-        free(xc);
-        free(y);
-        free(yc);
-        free(yt);
-        node_end(&nh);
-        node_end(&nc);
-        if (!ok)
-            return;
-    }
-}
-
-EML_TEST(fast_pools_every_table)
-{
-    size_t count;
-    const eml_f32_nhwc_ops *const *tables = eml__f32_nhwc_tables(&count);
-    pools3 pools;
-    pools_begin(&pools);
-    for (size_t t = 0; t < count; t++) {
-        if (!eml__cpu_has(tables[t]->isa))
-            continue;
-        printf("%s\n", tables[t]->isa_name);
-        for (int iter = 0; iter < 150; iter++) {
-            const pool_spec s = random_pool(iter % 3);
-            /* misaligned input every other case */
-            float *buf = random_floats((size_t)(s.n * s.h * s.w * s.c) + 1);
-            float *x = buf + (iter & 1);
-            eml_tensor xt = t4(x, s.n, s.h, s.w, s.c);
-            node_case nc;
-            float *ref = nhwc_ref_pool(&nc, &s, &xt);
-            if (!ref) {
-                free(buf);
-                continue;
-            }
-            eml_tensor sel = xt;
-            sel.data = NULL;
-            eml_fast_select_ctx ctx = {nc.node->op, nc.params, 1, &sel, 1, 1, nc.env};
-            eml_fast_kernel fk = {0};
-            REQUIRE(eml__fast_nhwc_pool_select_with(&ctx, tables[t], &fk) == EML_OK && fk.run);
-            bool ok = check_fast(&nc, &fk, &xt, 1, ref, pools.p);
-            if (!ok)
-                fprintf(stderr, "%s iter %d\n", pool_op(&s, true), iter);
-            CHECK(ok);
-            fk.destroy(nc.env, fk.state);
-            free(ref);
-            free(buf);
-            node_end(&nc);
-            if (!ok)
-                break;
-        }
-    }
-    pools_end(&pools);
-}
-
-EML_TEST(nhwc_pool_infer_shapes)
-{
-    float x[1 * 5 * 7 * 3] = {0};
-    node_case nc;
-    node_begin(&nc, "NhwcMaxPool", "ai.edgeml", 1, 1);
-    attr_ints(&nc, "kernel_shape", (const int64_t[]){3, 3}, 2);
-    attr_ints(&nc, "strides", (const int64_t[]){2, 2}, 2);
-    attr_i(&nc, "ceil_mode", 1);
-    REQUIRE_OK(node_prepare(&nc, eml__nhwc_pool_prepare), &nc.diag);
-    eml_tensor in = t4(x, 1, 5, 7, 3);
-    REQUIRE_OK(node_infer(&nc, eml__nhwc_pool_infer, &in, 1), &nc.diag);
-    CHECK(nc.out.dims[0] == 1 && nc.out.dims[1] == 2 && nc.out.dims[2] == 3 &&
-          nc.out.dims[3] == 3);
-    node_end(&nc);
-    node_begin(&nc, "NhwcGlobalAveragePool", "ai.edgeml", 1, 1);
-    REQUIRE_OK(node_prepare(&nc, eml__nhwc_global_pool_prepare), &nc.diag);
-    REQUIRE_OK(node_infer(&nc, eml__nhwc_global_pool_infer, &in, 1), &nc.diag);
-    CHECK(nc.out.dims[0] == 1 && nc.out.dims[1] == 1 && nc.out.dims[2] == 1 &&
-          nc.out.dims[3] == 3);
-    node_end(&nc);
-}
-
-/* ---- the layout Transposes ---- */
-
-EML_TEST(fast_transpose_between_layouts)
-{
-    pools3 pools;
-    pools_begin(&pools);
-    for (int iter = 0; iter < 60; iter++) {
-        const bool to_nhwc = iter % 2 == 0;
-        const int64_t dims[4] = {rnd(1, 2), rnd(1, 70), rnd(1, 40), rnd(1, 45)};
-        const size_t count = (size_t)(dims[0] * dims[1] * dims[2] * dims[3]);
-        float *x = random_floats(count);
-        eml_tensor xt = t4(x, dims[0], dims[1], dims[2], dims[3]);
-        node_case nc;
-        node_begin(&nc, "Transpose", "", 13, 1);
-        attr_ints(&nc, "perm", to_nhwc ? (const int64_t[]){0, 2, 3, 1} : (const int64_t[]){0, 3, 1, 2},
-                  4);
-        REQUIRE_OK(node_prepare(&nc, eml__transpose_prepare), &nc.diag);
-        REQUIRE_OK(node_infer(&nc, eml__transpose_infer, &xt, 1), &nc.diag);
-        float *ref = node_kernel(&nc, eml__ref_transpose, nc.params, &xt, 1, nc.scratch_bytes,
-                                 NULL);
-        eml_tensor sel = xt;
-        sel.data = NULL;
-        eml_fast_select_ctx ctx = {nc.node->op, nc.params, 13, &sel, 1, 1, nc.env};
-        eml_fast_kernel fk = {0};
-        REQUIRE(eml__fast_nhwc_transpose_select(&ctx, &fk) == EML_OK && fk.run);
-        CHECK(check_fast(&nc, &fk, &xt, 1, ref, pools.p));
-        /* exact: a transpose moves bits */
-        float *y = node_kernel(&nc, fk.run, fk.state, &xt, 1, 0, pools.p[1]);
-        CHECK(memcmp(y, ref, count * sizeof(float)) == 0);
-        free(y);
-        fk.destroy(nc.env, fk.state);
-        free(ref);
-        free(x);
-        node_end(&nc);
-    }
-    pools_end(&pools);
 }

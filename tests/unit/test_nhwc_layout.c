@@ -18,8 +18,8 @@ static eml_graph *graph_with_input(eml_env *env)
     return g;
 }
 
-/* Conv named `name` from `in` to `out` with o output channels, a kh × kw kernel padded to keep
- * the size, and a bias. */
+/* Conv named `name` from `in` to `out` with c input channels per group, o output channels, a
+ * k × k kernel padded to keep the size, and a bias. */
 static eml_node *conv(eml_graph *g, const char *name, const char *in, const char *out, int64_t c,
                       int64_t o, int64_t k)
 {
@@ -28,8 +28,8 @@ static eml_node *conv(eml_graph *g, const char *name, const char *in, const char
     snprintf(b, sizeof(b), "%s_b", name);
     pt_const_f32(g, w, 4, (const int64_t[]){o, c, k, k}, NULL);
     pt_const_f32(g, b, 1, (const int64_t[]){o}, NULL);
-    eml_node *n = pt_node(g, "Conv", NULL, name, (const char *[]){in, w, b}, 3,
-                          (const char *[]){out}, 1);
+    eml_node *n =
+        pt_node(g, "Conv", NULL, name, (const char *[]){in, w, b}, 3, (const char *[]){out}, 1);
     pt_attr_ints(g, n, "kernel_shape", (const int64_t[]){k, k}, 2);
     pt_attr_ints(g, n, "pads", (const int64_t[]){k / 2, k / 2, k / 2, k / 2}, 4);
     return n;
@@ -145,8 +145,8 @@ EML_TEST(layout_agnostic_ops_stay_channels_last)
     pt_const_f32(g, "half", 0, NULL, (const float[]){0.5f});
     pt_node(g, "Sub", NULL, "s", (const char *[]){"m_out", "half"}, 2, (const char *[]){"s_out"},
             1);
-    eml_node *mp = pt_node(g, "MaxPool", NULL, "mp", (const char *[]){"s_out"}, 1,
-                           (const char *[]){"p"}, 1);
+    eml_node *mp =
+        pt_node(g, "MaxPool", NULL, "mp", (const char *[]){"s_out"}, 1, (const char *[]){"p"}, 1);
     pt_attr_ints(g, mp, "kernel_shape", (const int64_t[]){3, 3}, 2);
     pt_attr_ints(g, mp, "strides", (const int64_t[]){2, 2}, 2);
     pt_attr_int(g, mp, "ceil_mode", 1);
@@ -197,11 +197,10 @@ EML_TEST(layout_transposes_back_once_for_nchw_readers)
     eml_graph *g = graph_with_input(env);
     conv(g, "a", "x", "a_out", 3, 4, 3);
     conv(g, "b", "a_out", "y1", 4, 2, 3);
-    eml_node *sm = pt_node(g, "Softmax", NULL, "sm", (const char *[]){"a_out"}, 1,
-                           (const char *[]){"y2"}, 1);
+    eml_node *sm =
+        pt_node(g, "Softmax", NULL, "sm", (const char *[]){"a_out"}, 1, (const char *[]){"y2"}, 1);
     pt_attr_int(g, sm, "axis", 1);
-    pt_node(g, "LogSoftmax", NULL, "lsm", (const char *[]){"a_out"}, 1, (const char *[]){"y3"},
-            1);
+    pt_node(g, "LogSoftmax", NULL, "lsm", (const char *[]){"a_out"}, 1, (const char *[]){"y3"}, 1);
     pt_output(g, "y1");
     pt_output(g, "y2");
     pt_output(g, "y3");
@@ -219,8 +218,8 @@ EML_TEST(layout_leaves_what_it_cannot_move)
     eml_graph *g = graph_with_input(env);
     /* weights computed at run time */
     pt_input(g, "w", EML_DTYPE_F32, 4, (const int64_t[]){4, 3, 3, 3}, NULL);
-    eml_node *n = pt_node(g, "Conv", NULL, "c", (const char *[]){"x", "w"}, 2,
-                          (const char *[]){"y"}, 1);
+    eml_node *n =
+        pt_node(g, "Conv", NULL, "c", (const char *[]){"x", "w"}, 2, (const char *[]){"y"}, 1);
     pt_attr_ints(g, n, "kernel_shape", (const int64_t[]){3, 3}, 2);
     pt_output(g, "y");
     eml_diag diag;
@@ -256,6 +255,62 @@ EML_TEST(layout_disabled_by_name_and_idempotent)
     for (size_t i = 0; i < r.pass_count; i++)
         if (strcmp(r.passes[i].name, "nhwc-layout") == 0)
             CHECK(r.passes[i].rewrites == 0);
+    eml_graph_destroy(g);
+    eml_env_destroy(env);
+}
+
+/* ShuffleNet v2's unit: Split on channels, a branch, Concat, then the channel shuffle (Reshape,
+ * Transpose, Reshape): all of it channels-last. */
+EML_TEST(layout_shufflenet_unit)
+{
+    eml_env *env = pt_env();
+    eml_graph *g = pt_graph(env, 13);
+    pt_input(g, "x", EML_DTYPE_F32, 4, (const int64_t[]){2, 8, 6, 5}, NULL);
+    conv(g, "c0", "x", "c0_out", 8, 8, 1);
+    pt_const_i64(g, "halves", 2, (const int64_t[]){4, 4});
+    eml_node *split = pt_node(g, "Split", NULL, "split", (const char *[]){"c0_out", "halves"}, 2,
+                              (const char *[]){"left", "right"}, 2);
+    pt_attr_int(g, split, "axis", 1);
+    eml_node *dw = conv(g, "dw", "right", "dw_out", 1, 4, 3);
+    pt_attr_int(g, dw, "group", 4);
+    conv(g, "pw", "dw_out", "pw_out", 4, 4, 1);
+    eml_node *cat = pt_node(g, "Concat", NULL, "cat", (const char *[]){"left", "pw_out"}, 2,
+                            (const char *[]){"cat_out"}, 1);
+    pt_attr_int(g, cat, "axis", 1);
+    pt_const_i64(g, "s5", 5, (const int64_t[]){2, 2, 4, 6, 5});
+    pt_node(g, "Reshape", NULL, "r1", (const char *[]){"cat_out", "s5"}, 2,
+            (const char *[]){"r1_out"}, 1);
+    eml_node *t = pt_node(g, "Transpose", NULL, "shuffle", (const char *[]){"r1_out"}, 1,
+                          (const char *[]){"t_out"}, 1);
+    pt_attr_ints(g, t, "perm", (const int64_t[]){0, 2, 1, 3, 4}, 5);
+    pt_const_i64(g, "s4", 4, (const int64_t[]){2, 8, 6, 5});
+    pt_node(g, "Reshape", NULL, "r2", (const char *[]){"t_out", "s4"}, 2,
+            (const char *[]){"shuffled"}, 1);
+    conv(g, "c1", "shuffled", "y", 8, 3, 3);
+    pt_output(g, "y");
+    int64_t dims[4] = {2, 8, 6, 5};
+    eml_tensor x = pt_random(4, dims);
+    pt_outputs before, after;
+    pt_run(g, &x, &before);
+    eml_diag diag;
+    eml_diag_init(&diag);
+    REQUIRE_OK(eml_graph_optimize(g, NULL, NULL, &diag), &diag);
+    pt_run(g, &x, &after);
+    CHECK(pt_rel_diff(&after, &before) <= 1e-5);
+    CHECK(pt_count_op(g, "NhwcConv") == 4);
+    /* the input's, the output's and the shuffle's own (rank 5) */
+    CHECK(pt_count_op(g, "Transpose") == 3);
+    const eml_node *sp = pt_find_op(g, "Split");
+    REQUIRE(sp);
+    CHECK(eml__node_attr(sp, "axis")->i == 3);
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const eml_attr *perm = eml__node_attr(&g->nodes[i], "perm");
+        if (strcmp(g->nodes[i].op_type, "Transpose") == 0 && perm->count == 5)
+            CHECK(perm->ints[3] == 4 && perm->ints[4] == 3);
+    }
+    pt_outputs_free(&before);
+    pt_outputs_free(&after);
+    free(x.data);
     eml_graph_destroy(g);
     eml_env_destroy(env);
 }
@@ -327,8 +382,8 @@ static void check_model(const char *name, size_t max_transposes)
     eml_optimize_options_init(&o);
     o.level = 2;
     REQUIRE_OK(eml_graph_optimize(g, &o, NULL, &diag), &diag);
-    printf("%s: %zu NhwcConv of %zu Conv, %zu Transpose\n", name, pt_count_op(g, "NhwcConv"),
-           convs, pt_count_op(g, "Transpose"));
+    printf("%s: %zu NhwcConv of %zu Conv, %zu Transpose\n", name, pt_count_op(g, "NhwcConv"), convs,
+           pt_count_op(g, "Transpose"));
     CHECK(pt_count_op(g, "NhwcConv") == convs);
     CHECK(pt_count_op(g, "Transpose") <= max_transposes);
     pt_outputs one, two, ref = {1, {want}};

@@ -19,7 +19,9 @@ enum node_mode {
     MODE_KEEP = 0,
     MODE_NHWC_OP = 1,   /* becomes its Nhwc op */
     MODE_AGNOSTIC = 2,  /* runs channels-last as it is */
-    MODE_IDENTITY = 3   /* a Transpose to NHWC of a value that has a twin: an Identity of it */
+    MODE_IDENTITY = 3,  /* a Transpose to NHWC of a value that has a twin: an Identity of it */
+    MODE_SHUFFLE = 4,   /* the first Reshape of a channel shuffle (the rest follows it) */
+    MODE_DONE = 5       /* a Transpose or Reshape of a channel shuffle, rewritten with the first */
 };
 
 static const int64_t to_nhwc_perm[4] = {0, 2, 3, 1};
@@ -139,6 +141,7 @@ static bool is_data_input(const layout *l, const eml_node *n, int32_t k)
     case EML_OP_FusedConv:
     case EML_OP_NhwcConv: return k == 0 || k == 3;
     case EML_OP_Concat: return true;
+    case EML_OP_Split: return k == 0;
     default: break;
     }
     if (is_binary_agnostic(n->op))
@@ -179,15 +182,22 @@ static bool pool_convertible(const layout *l, const eml_node *n)
     return is_f32_4d(l, n->inputs[0]) && has_twin(l, n->inputs[0]) && rank4(l, n->outputs[0]);
 }
 
+/* Concat and Split work along the channel axis when their (explicit) axis is 1 or -3. */
+static bool channel_axis(const eml_node *n)
+{
+    const eml_attr *axis = eml__node_attr(n, "axis");
+    return axis && axis->type == EML_ATTR_INT && (axis->i == 1 || axis->i == -3);
+}
+
 /* An agnostic op runs channels-last when one of its data inputs is, and every other one is 4-D
  * (it gets a twin) or a scalar. */
 static bool agnostic_convertible(const layout *l, const eml_node *n)
 {
-    if (!rank4(l, n->outputs[0]))
-        return false;
-    if (n->op == EML_OP_Concat) {
-        const eml_attr *axis = eml__node_attr(n, "axis");
-        if (!axis || axis->type != EML_ATTR_INT || (axis->i != 1 && axis->i != -3))
+    for (int32_t k = 0; k < n->n_outputs; k++)
+        if (n->outputs[k] >= 0 && !rank4(l, n->outputs[k]))
+            return false;
+    if (n->op == EML_OP_Concat || n->op == EML_OP_Split) {
+        if (!channel_axis(n))
             return false;
     } else if (!is_unary_agnostic(n->op) && !is_binary_agnostic(n->op)) {
         return false;
@@ -204,6 +214,71 @@ static bool agnostic_convertible(const layout *l, const eml_node *n)
         any = any || has_twin(l, v);
     }
     return any;
+}
+
+
+/* ---- ShuffleNet's channel shuffle ---- */
+
+static bool perm5_is(const eml_node *n, const int64_t *perm)
+{
+    const eml_attr *a = eml__node_attr(n, "perm");
+    if (!a || a->type != EML_ATTR_INTS || a->count != 5)
+        return false;
+    for (int i = 0; i < 5; i++)
+        if (a->ints[i] != perm[i])
+            return false;
+    return true;
+}
+
+/* A Reshape with a shape input whose 0 entries copy the input's dims (as the rewrite writes). */
+static bool plain_reshape(const eml_node *n)
+{
+    const eml_attr *allowzero = eml__node_attr(n, "allowzero");
+    return n->op == EML_OP_Reshape && n->n_inputs == 2 && n->inputs[1] >= 0 &&
+           n->n_outputs == 1 && (!allowzero || allowzero->i == 0);
+}
+
+/* The single node reading v (which nothing else reads), or NULL. */
+static eml_node *only_reader(const layout *l, int32_t v)
+{
+    if (v < 0 || !eml__uses_private(l->g, &l->u, v, 1) || l->u.consumer[v] < 0)
+        return NULL;
+    return &l->g->nodes[l->u.consumer[v]];
+}
+
+/* r1 = Reshape(x, [N, g, C/g, H, W]) read only by Transpose [0, 2, 1, 3, 4], read only by
+ * Reshape(., [N, C, H, W]), on an x [N, C, H, W] that has a twin: the shuffle runs on the twin as
+ * Reshape [N, H, W, g, C/g], Transpose [0, 1, 2, 4, 3], Reshape [N, H, W, C]. chain: the
+ * Transpose and the last Reshape, when not NULL. */
+static bool shuffle_convertible(const layout *l, const eml_node *r1, eml_node **chain)
+{
+    static const int64_t swap[5] = {0, 2, 1, 3, 4};
+    if (!plain_reshape(r1))
+        return false;
+    const int32_t x = r1->inputs[0], a = r1->outputs[0];
+    if (!rank4(l, x) || !has_twin(l, x) || !known(l, a) || l->s.run[0][a].rank != 5)
+        return false;
+    eml_node *t = only_reader(l, a);
+    if (!t || t->op != EML_OP_Transpose || !perm5_is(t, swap) || t->n_outputs != 1)
+        return false;
+    eml_node *r2 = only_reader(l, t->outputs[0]);
+    if (!r2 || !plain_reshape(r2) || r2->inputs[0] != t->outputs[0] ||
+        !eml__static_same_shape(&l->s, x, r2->outputs[0]))
+        return false;
+    for (int r = 0; r < 2; r++) {
+        const int64_t *xd = l->s.run[r][x].dims, *ad = l->s.run[r][a].dims;
+        if (ad[0] != xd[0] || ad[1] * ad[2] != xd[1] || ad[3] != xd[2] || ad[4] != xd[3])
+            return false;
+    }
+    /* the new shapes spell out g, C/g, H and W: they must not depend on the input's size */
+    for (int d = 1; d < 5; d++)
+        if (eml__static_dim_symbolic(&l->s, a, d))
+            return false;
+    if (chain) {
+        chain[0] = t;
+        chain[1] = r2;
+    }
+    return true;
 }
 
 /* ---- building nodes ---- */
@@ -342,27 +417,100 @@ static eml_status rewrite_node(layout *l, size_t i)
             return st;
         g->nodes[i].inputs[k] = t;
     }
-    const int32_t y = g->nodes[i].outputs[0];
-    int32_t t;
-    st = eml__graph_new_value(g, g->values[y].name, "_nhwc", &t);
-    if (st != EML_OK)
-        return st;
+    for (int32_t k = 0; k < g->nodes[i].n_outputs; k++) {
+        const int32_t y = g->nodes[i].outputs[k];
+        if (y < 0)
+            continue;
+        int32_t t;
+        st = eml__graph_new_value(g, g->values[y].name, "_nhwc", &t);
+        if (st != EML_OK)
+            return st;
+        g->nodes[i].outputs[k] = t;
+        g->values[t].producer = (int32_t)i;
+        g->values[y].producer = -1;
+        l->twin[y] = t;
+        l->orphan[y] = 1;
+    }
     eml_node *n = &g->nodes[i];
-    n->outputs[0] = t;
-    g->values[t].producer = (int32_t)i;
-    g->values[y].producer = -1;
-    l->twin[y] = t;
-    l->orphan[y] = 1;
     if (l->mode[i] == MODE_NHWC_OP) {
         st = eml__graph_import_edgeml(g);
         if (st == EML_OK)
             st = eml__node_set_op(g, &g->nodes[i], nhwc_op(g->nodes[i].op), EML_EDGEML_DOMAIN);
         if (st != EML_OK)
             return st;
-    } else if (n->op == EML_OP_Concat) {
+    } else if (n->op == EML_OP_Concat || n->op == EML_OP_Split) {
         ((eml_attr *)eml__node_attr(n, "axis"))->i = 3;
     }
     l->rewrites++;
+    return EML_OK;
+}
+
+/* A new int64 [n] initializer. */
+static eml_status shape_const(layout *l, const int64_t *dims, int n, int32_t *id)
+{
+    int64_t *d = eml__alloc(l->g->env, (size_t)n * sizeof(int64_t));
+    if (!d)
+        return EML_ENOMEM;
+    memcpy(d, dims, (size_t)n * sizeof(int64_t));
+    eml_tensor t = {EML_DTYPE_I64, 1, {n}, d};
+    eml_status st = eml__graph_new_const(l->g, "nhwc_layout", "_shuffle_shape", &t, id);
+    if (st != EML_OK)
+        eml__free(l->g->env, d);
+    return st;
+}
+
+/* Gives node i's output k a new value named after the old one (which keeps no producer). */
+static eml_status new_output(layout *l, size_t i, int32_t *out)
+{
+    eml_graph *g = l->g;
+    const int32_t old = g->nodes[i].outputs[0];
+    eml_status st = eml__graph_new_value(g, g->values[old].name, "_nhwc", out);
+    if (st != EML_OK)
+        return st;
+    g->nodes[i].outputs[0] = *out;
+    g->values[*out].producer = (int32_t)i;
+    g->values[old].producer = -1;
+    return EML_OK;
+}
+
+/* The channel shuffle starting at Reshape i, rewritten on x's twin (see shuffle_convertible). */
+static eml_status rewrite_shuffle(layout *l, size_t i)
+{
+    eml_graph *g = l->g;
+    eml_node *chain[2];
+    if (!shuffle_convertible(l, &g->nodes[i], chain))
+        return EML_EINTERNAL;
+    const size_t ti = (size_t)(chain[0] - g->nodes), ri = (size_t)(chain[1] - g->nodes);
+    const int32_t x = g->nodes[i].inputs[0], a = g->nodes[i].outputs[0];
+    const int32_t y = g->nodes[ri].outputs[0];
+    const int64_t *ad = l->s.run[0][a].dims;
+    const int64_t split[5] = {0, ad[3], ad[4], ad[1], ad[2]};
+    const int64_t back[4] = {0, ad[3], ad[4], ad[1] * ad[2]};
+    int32_t xt, s1, s2, a2, b2, y2;
+    eml_status st = twin_of(l, x, &xt);
+    if (st == EML_OK)
+        st = shape_const(l, split, 5, &s1);
+    if (st == EML_OK)
+        st = shape_const(l, back, 4, &s2);
+    if (st == EML_OK)
+        st = new_output(l, i, &a2);
+    if (st == EML_OK)
+        st = new_output(l, ti, &b2);
+    if (st == EML_OK)
+        st = new_output(l, ri, &y2);
+    if (st != EML_OK)
+        return st;
+    g->nodes[i].inputs[0] = xt;
+    g->nodes[i].inputs[1] = s1;
+    g->nodes[ti].inputs[0] = a2;
+    eml_attr *perm = (eml_attr *)eml__node_attr(&g->nodes[ti], "perm");
+    const int64_t swap_last[5] = {0, 1, 2, 4, 3};
+    memcpy(perm->ints, swap_last, sizeof(swap_last));
+    g->nodes[ri].inputs[0] = b2;
+    g->nodes[ri].inputs[1] = s2;
+    l->twin[y] = y2;
+    l->orphan[y] = 1;
+    l->rewrites += 3;
     return EML_OK;
 }
 
@@ -411,6 +559,9 @@ eml_status eml__pass_nhwc_layout(eml_pass_ctx *ctx)
     st = eml__infer_static(g, &l.s, ctx->diag);
     if (st != EML_OK)
         goto done;
+    st = eml__uses_build(g, &l.u);
+    if (st != EML_OK)
+        goto done;
     for (size_t v = 0; v < l.n_values; v++)
         l.twin[v] = TWIN_NONE;
     /* decide, in topological order, so that each node sees its inputs' twins */
@@ -430,18 +581,34 @@ eml_status eml__pass_nhwc_layout(eml_pass_ctx *ctx)
             }
             continue;
         }
-        if (!single_output(n) || eml__node_has_subgraph(n))
-            continue;
-        if (conv_convertible(&l, n) || pool_convertible(&l, n))
-            l.mode[i] = MODE_NHWC_OP;
-        else if (agnostic_convertible(&l, n))
+        if (l.mode[i] != MODE_KEEP || eml__node_has_subgraph(n))
+            continue; /* MODE_DONE: decided with its shuffle */
+        if (n->op == EML_OP_Split && agnostic_convertible(&l, n)) {
             l.mode[i] = MODE_AGNOSTIC;
-        if (l.mode[i] != MODE_KEEP)
-            l.twin[n->outputs[0]] = TWIN_PENDING;
+        } else if (n->op == EML_OP_Reshape && shuffle_convertible(&l, n, NULL)) {
+            eml_node *chain[2];
+            shuffle_convertible(&l, n, chain);
+            l.mode[i] = MODE_SHUFFLE;
+            l.mode[chain[0] - g->nodes] = MODE_DONE;
+            l.mode[chain[1] - g->nodes] = MODE_DONE;
+            l.twin[chain[1]->outputs[0]] = TWIN_PENDING;
+            continue;
+        } else if (!single_output(n)) {
+            continue;
+        } else if (conv_convertible(&l, n) || pool_convertible(&l, n)) {
+            l.mode[i] = MODE_NHWC_OP;
+        } else if (agnostic_convertible(&l, n)) {
+            l.mode[i] = MODE_AGNOSTIC;
+        }
+        for (int32_t o = 0; l.mode[i] != MODE_KEEP && o < n->n_outputs; o++)
+            if (n->outputs[o] >= 0)
+                l.twin[n->outputs[o]] = TWIN_PENDING;
     }
     for (size_t k = 0; k < n_nodes && st == EML_OK; k++) {
         const size_t i = (size_t)order[k];
-        if (l.mode[i] != MODE_KEEP)
+        if (l.mode[i] == MODE_SHUFFLE)
+            st = rewrite_shuffle(&l, i);
+        else if (l.mode[i] != MODE_KEEP && l.mode[i] != MODE_DONE)
             st = rewrite_node(&l, i);
     }
     if (st == EML_OK && l.rewrites)
@@ -451,6 +618,7 @@ eml_status eml__pass_nhwc_layout(eml_pass_ctx *ctx)
 done:
     ctx->rewrites += l.rewrites;
     eml__static_shapes_deinit(&l.s);
+    eml__uses_deinit(&l.u);
     eml__free(env, order);
     eml__free(env, l.twin);
     eml__free(env, l.mode);

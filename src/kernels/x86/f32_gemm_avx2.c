@@ -32,22 +32,22 @@ static inline __attribute__((always_inline)) __m256 load_tail(const float *c, si
     return _mm256_maskload_ps(c, mask);
 }
 
-/* One template for every MR, instantiated with constants so that the accumulators stay in the
- * 16 ymm registers (MR=6: 12 accumulators, 2 weight vectors, 1 broadcast). */
+/* One template, instantiated with constants so that the accumulators stay in the 16 ymm
+ * registers: MR rows × NV vectors of 8 columns (MR=6, NV=2: 12 accumulators, 2 weight vectors, 1
+ * broadcast). NV = 2 covers whole panels (and a last one of 9..15 columns); NV = 1 a last panel
+ * of at most 8 columns, skipping the zero half. Each column's sum is the same sequence of fused
+ * multiply-adds in every instantiation. */
 static inline __attribute__((always_inline)) void
-gemm_x16(const size_t MR, size_t mr, size_t nc, size_t k0, size_t kc, const float *a,
+gemm_x16(const size_t MR, const size_t NV, size_t nc, size_t k0, size_t kc, const float *a,
          size_t a_stride, const float *w, size_t w_panel_stride, float *c, size_t c_stride,
          const eml_f32_minmax *params)
 {
-    /* rows past mr repeat the last row: valid reads, identical stores to the same place */
     const float *ap[MAX_MR];
     float *cp[MAX_MR];
-    ap[0] = a;
-    cp[0] = c;
 #pragma GCC unroll 8
-    for (size_t i = 1; i < MR; i++) {
-        ap[i] = i < mr ? ap[i - 1] + a_stride : ap[i - 1];
-        cp[i] = i < mr ? cp[i - 1] + c_stride : cp[i - 1];
+    for (size_t i = 0; i < MR; i++) {
+        ap[i] = a + i * a_stride;
+        cp[i] = c + i * c_stride;
     }
     const __m256 vmin = _mm256_set1_ps(params->min);
     const __m256 vmax = _mm256_set1_ps(params->max);
@@ -56,13 +56,14 @@ gemm_x16(const size_t MR, size_t mr, size_t nc, size_t k0, size_t kc, const floa
         __m256 init0 = _mm256_setzero_ps(), init1 = _mm256_setzero_ps();
         if (k0 == 0) {
             init0 = _mm256_loadu_ps(w);
-            init1 = _mm256_loadu_ps(w + 8);
+            if (NV == 2)
+                init1 = _mm256_loadu_ps(w + 8);
         } else {
             /* C is read after the loop: start fetching it now */
 #pragma GCC unroll 8
             for (size_t i = 0; i < MR; i++) {
                 _mm_prefetch((const char *)cp[i], _MM_HINT_T0);
-                _mm_prefetch((const char *)((uintptr_t)cp[i] + 60), _MM_HINT_T0);
+                _mm_prefetch((const char *)((uintptr_t)cp[i] + NV * 32 - 4), _MM_HINT_T0);
             }
         }
 #pragma GCC unroll 8
@@ -73,46 +74,51 @@ gemm_x16(const size_t MR, size_t mr, size_t nc, size_t k0, size_t kc, const floa
         const float *wk = w + 16 + k0 * 16;
         for (size_t k = 0; k < kc; k++) {
             const __m256 w0 = _mm256_loadu_ps(wk);
-            const __m256 w1 = _mm256_loadu_ps(wk + 8);
+            const __m256 w1 = NV == 2 ? _mm256_loadu_ps(wk + 8) : _mm256_setzero_ps();
             wk += 16;
-            /* one row of A PREFETCH_BYTES ahead per step, in turn (the rows are MR streams), and
-             * the line of weights the step after next-but-many needs; prefetches never fault */
-            _mm_prefetch((const char *)((uintptr_t)(ap[k % MR] + k) + PREFETCH_BYTES),
-                         _MM_HINT_T0);
+            /* one row of A PREFETCH_BYTES ahead per step, in turn (many rows are more streams
+             * than the hardware prefetcher follows well), and the weights' line as far ahead;
+             * prefetches never fault */
+            if (MR >= 4)
+                _mm_prefetch((const char *)((uintptr_t)(ap[k % MR] + k) + PREFETCH_BYTES),
+                             _MM_HINT_T0);
             _mm_prefetch((const char *)((uintptr_t)wk + PREFETCH_BYTES), _MM_HINT_T0);
 #pragma GCC unroll 8
             for (size_t i = 0; i < MR; i++) {
                 const __m256 va = _mm256_broadcast_ss(ap[i] + k);
                 acc0[i] = _mm256_fmadd_ps(va, w0, acc0[i]);
-                acc1[i] = _mm256_fmadd_ps(va, w1, acc1[i]);
+                if (NV == 2)
+                    acc1[i] = _mm256_fmadd_ps(va, w1, acc1[i]);
             }
         }
         w += w_panel_stride;
         if (k0 != 0) {
 #pragma GCC unroll 8
             for (size_t i = 0; i < MR; i++) {
-                __m256 c0, c1;
+                __m256 c0, c1 = _mm256_setzero_ps();
                 if (nc >= 16) {
                     c0 = _mm256_loadu_ps(cp[i]);
                     c1 = _mm256_loadu_ps(cp[i] + 8);
                 } else if (nc >= 8) {
                     c0 = _mm256_loadu_ps(cp[i]);
-                    c1 = load_tail(cp[i] + 8, nc - 8);
+                    if (NV == 2)
+                        c1 = load_tail(cp[i] + 8, nc - 8);
                 } else {
                     c0 = load_tail(cp[i], nc);
-                    c1 = _mm256_setzero_ps();
                 }
                 acc0[i] = _mm256_add_ps(c0, acc0[i]);
-                acc1[i] = _mm256_add_ps(c1, acc1[i]);
+                if (NV == 2)
+                    acc1[i] = _mm256_add_ps(c1, acc1[i]);
             }
         }
 #pragma GCC unroll 8
         for (size_t i = 0; i < MR; i++) {
             /* max(min, x) and min(max, x) return x when x is NaN */
             acc0[i] = _mm256_min_ps(vmax, _mm256_max_ps(vmin, acc0[i]));
-            acc1[i] = _mm256_min_ps(vmax, _mm256_max_ps(vmin, acc1[i]));
+            if (NV == 2)
+                acc1[i] = _mm256_min_ps(vmax, _mm256_max_ps(vmin, acc1[i]));
         }
-        if (nc >= 16) {
+        if (NV == 2 && nc >= 16) {
 #pragma GCC unroll 8
             for (size_t i = 0; i < MR; i++) {
                 _mm256_storeu_ps(cp[i], acc0[i]);
@@ -139,14 +145,41 @@ gemm_x16(const size_t MR, size_t mr, size_t nc, size_t k0, size_t kc, const floa
     }
 }
 
-#define DEFINE_X16(MR)                                                                             \
-    void eml_f32_gemm_##MR##x16__avx2(size_t mr, size_t nc, size_t k0, size_t kc, const float *a,   \
-                                      size_t a_stride_elems, const float *w,                       \
-                                      size_t w_panel_stride_elems, float *c,                       \
-                                      size_t c_stride_elems, const eml_f32_minmax *params)         \
-    {                                                                                              \
-        gemm_x16(MR, mr, nc, k0, kc, a, a_stride_elems, w, w_panel_stride_elems, c,                \
-                 c_stride_elems, params);                                                          \
-    }
+/* MR rows: the panels of 9..16 columns at full width, a last panel of at most 8 at half. */
+static inline __attribute__((always_inline)) void
+rows_x16(const size_t MR, size_t nc, size_t k0, size_t kc, const float *a, size_t a_stride,
+         const float *w, size_t w_panel_stride, float *c, size_t c_stride,
+         const eml_f32_minmax *params)
+{
+    const size_t tail = nc % 16;
+    const size_t wide = tail != 0 && tail <= 8 ? nc - tail : nc;
+    if (wide)
+        gemm_x16(MR, 2, wide, k0, kc, a, a_stride, w, w_panel_stride, c, c_stride, params);
+    if (wide < nc)
+        gemm_x16(MR, 1, tail, k0, kc, a, a_stride, w + wide / 16 * w_panel_stride,
+                 w_panel_stride, c + wide, c_stride, params);
+}
 
-DEFINE_X16(6)
+/* 6 rows; fewer (the last rows of C, or M < 6) run a version compiled for exactly that many, so
+ * no work is wasted on copies of rows. */
+void eml_f32_gemm_6x16__avx2(size_t mr, size_t nc, size_t k0, size_t kc, const float *a,
+                             size_t a_stride_elems, const float *w, size_t w_panel_stride_elems,
+                             float *c, size_t c_stride_elems, const eml_f32_minmax *params)
+{
+#define ROWS(r)                                                                                    \
+    case r:                                                                                        \
+        rows_x16(r, nc, k0, kc, a, a_stride_elems, w, w_panel_stride_elems, c, c_stride_elems,     \
+                 params);                                                                          \
+        break;
+    switch (mr) {
+        ROWS(1)
+        ROWS(2)
+        ROWS(3)
+        ROWS(4)
+        ROWS(5)
+    default:
+        rows_x16(6, nc, k0, kc, a, a_stride_elems, w, w_panel_stride_elems, c, c_stride_elems,
+                 params);
+    }
+#undef ROWS
+}

@@ -162,56 +162,73 @@ static void dwconv(const eml_f32_dwconv_args *a)
 
 /* ---- pooling ---- */
 
-INLINE void max_pixel(const bool full, const eml_f32_nhwc_row *r, size_t c, vm m, int64_t start,
-                      size_t klo, size_t khi, float *y)
+/* Channel vectors a pooling step keeps in flight: independent max/add chains hide their
+ * latency. */
+#define POOL_VECS 4
+
+/* NV vectors of channels from c (the last one masked by m when !full) of one output pixel:
+ * the max (is_max) or the sum of its taps. max(x, best) keeps best unless x > best: NaN taps
+ * are skipped and the first of equal values stays, as in the reference. */
+INLINE void pool_vectors(const size_t NV, const bool is_max, const bool full,
+                         const eml_f32_nhwc_row *r, size_t c, vm m, int64_t start, size_t klo,
+                         size_t khi, vf *acc)
 {
-    /* max(x, best) keeps best unless x > best: NaN taps are skipped and the first of equal
-     * values stays, as in the reference */
-    vf best = v_set1(-INFINITY);
+#pragma GCC unroll 4
+    for (size_t v = 0; v < NV; v++)
+        acc[v] = is_max ? v_set1(-INFINITY) : v_zero();
     const float *x = r->x + c;
     const int64_t C = (int64_t)r->channels;
     for (size_t i = 0; i < r->rows; i++) {
-        for (size_t k = klo; k < khi; k++)
-            best = v_max(load_c(x + (start + (int64_t)(k * r->dilation_w)) * C, full, m), best);
+        for (size_t k = klo; k < khi; k++) {
+            const float *p = x + (start + (int64_t)(k * r->dilation_w)) * C;
+#pragma GCC unroll 4
+            for (size_t v = 0; v < NV; v++) {
+                const bool last_full = full || v + 1 < NV;
+                const vf t = load_c(p + v * VW, last_full, m);
+                acc[v] = is_max ? v_max(t, acc[v]) : v_add(acc[v], t);
+            }
+        }
         x += r->x_row_stride;
     }
-    store_c(y + c, best, full, m);
+}
+
+/* One output pixel, every channel: POOL_VECS vectors at a time, then one, then the tail. */
+INLINE void pool_pixel(const bool is_max, const eml_f32_nhwc_row *r, int64_t start, size_t klo,
+                       size_t khi, vf scale, float *y)
+{
+    const size_t C = r->channels;
+    vf acc[POOL_VECS];
+    size_t c = 0;
+    for (; c + POOL_VECS * VW <= C; c += POOL_VECS * VW) {
+        pool_vectors(POOL_VECS, is_max, true, r, c, v_tail(0), start, klo, khi, acc);
+#pragma GCC unroll 4
+        for (size_t v = 0; v < POOL_VECS; v++)
+            v_storeu(y + c + v * VW, is_max ? acc[v] : v_div(acc[v], scale));
+    }
+    for (; c + VW <= C; c += VW) {
+        pool_vectors(1, is_max, true, r, c, v_tail(0), start, klo, khi, acc);
+        v_storeu(y + c, is_max ? acc[0] : v_div(acc[0], scale));
+    }
+    if (c < C) {
+        const vm m = v_tail(C - c);
+        pool_vectors(1, is_max, false, r, c, m, start, klo, khi, acc);
+        v_store_mask(y + c, m, is_max ? acc[0] : v_div(acc[0], scale));
+    }
 }
 
 static void maxpool(const eml_f32_pool_args *a)
 {
     const eml_f32_nhwc_row *r = &a->row;
-    const size_t C = r->channels;
     for (size_t ow = 0; ow < r->out_w; ow++) {
         size_t klo, khi;
         const int64_t start = col_taps(r, ow, &klo, &khi);
-        float *y = r->y + ow * C;
-        size_t c = 0;
-        for (; c + VW <= C; c += VW)
-            max_pixel(true, r, c, v_tail(0), start, klo, khi, y);
-        if (c < C)
-            max_pixel(false, r, c, v_tail(C - c), start, klo, khi, y);
+        pool_pixel(true, r, start, klo, khi, v_zero(), r->y + ow * r->channels);
     }
-}
-
-INLINE void avg_pixel(const bool full, const eml_f32_nhwc_row *r, size_t c, vm m, int64_t start,
-                      size_t klo, size_t khi, vf divisor, float *y)
-{
-    vf sum = v_zero();
-    const float *x = r->x + c;
-    const int64_t C = (int64_t)r->channels;
-    for (size_t i = 0; i < r->rows; i++) {
-        for (size_t k = klo; k < khi; k++)
-            sum = v_add(sum, load_c(x + (start + (int64_t)(k * r->dilation_w)) * C, full, m));
-        x += r->x_row_stride;
-    }
-    store_c(y + c, v_div(sum, divisor), full, m);
 }
 
 static void avgpool(const eml_f32_pool_args *a)
 {
     const eml_f32_nhwc_row *r = &a->row;
-    const size_t C = r->channels;
     for (size_t ow = 0; ow < r->out_w; ow++) {
         size_t klo, khi;
         const int64_t start = col_taps(r, ow, &klo, &khi);
@@ -223,13 +240,7 @@ static void avgpool(const eml_f32_pool_args *a)
             count = (int64_t)(r->rows * (khi - klo));
         }
         /* an empty window divides 0 by 0: NaN, as the reference */
-        const vf divisor = v_set1((float)count);
-        float *y = r->y + ow * C;
-        size_t c = 0;
-        for (; c + VW <= C; c += VW)
-            avg_pixel(true, r, c, v_tail(0), start, klo, khi, divisor, y);
-        if (c < C)
-            avg_pixel(false, r, c, v_tail(C - c), start, klo, khi, divisor, y);
+        pool_pixel(false, r, start, klo, khi, v_set1((float)count), r->y + ow * r->channels);
     }
 }
 
