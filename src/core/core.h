@@ -78,6 +78,10 @@ void eml__pool_run(eml_pool *pool, size_t n, eml_task_fn fn, void *ctx);
 eml_status eml__pool_create(eml_env *env, uint32_t n_threads, eml_pool **out);
 void eml__pool_destroy(eml_pool *pool);
 uint32_t eml__pool_threads(const eml_pool *pool);
+/* Index of the calling thread among pool's threads: 1 .. threads-1 for its workers, 0 for any
+ * other thread (the one calling eml__pool_run). Lets a kernel give each thread the same part of
+ * consecutive parallel loops, so that data stays in the caches of the core that wrote it. */
+uint32_t eml__pool_thread_index(const eml_pool *pool);
 
 /* ---- seeded random numbers (NumPy's legacy MT19937 stream) ---- */
 typedef struct eml_mt19937 {

@@ -1,6 +1,7 @@
 /* Selectors of the fast channels-last kernels listed in src/kernels/lists/fast_ops.inc (NhwcConv,
- * NhwcMaxPool, NhwcAveragePool, NhwcGlobalAveragePool, the layout Transposes), and the hooks that let tests run a given
- * GEMM kernel or micro-kernel table instead of the best one for this CPU. */
+ * NhwcMaxPool, NhwcAveragePool, NhwcGlobalAveragePool, the layout Transposes, Concat), and the
+ * hooks that let tests run a given GEMM kernel or micro-kernel table instead of the best one for
+ * this CPU. */
 #ifndef EML_KERNELS_FAST_NHWC_H
 #define EML_KERNELS_FAST_NHWC_H
 
@@ -15,6 +16,8 @@ eml_status eml__fast_nhwc_conv_select(const eml_fast_select_ctx *ctx, eml_fast_k
 eml_status eml__fast_nhwc_pool_select(const eml_fast_select_ctx *ctx, eml_fast_kernel *out);
 eml_status eml__fast_nhwc_global_pool_select(const eml_fast_select_ctx *ctx,
                                              eml_fast_kernel *out);
+/* Concat, any axis and type: the reference's blocks copied by threads in contiguous ranges. */
+eml_status eml__fast_concat_select(const eml_fast_select_ctx *ctx, eml_fast_kernel *out);
 /* Transpose [0, 2, 3, 1] and [0, 3, 1, 2] of 4-byte elements (the layout pass's edges). */
 eml_status eml__fast_nhwc_transpose_select(const eml_fast_select_ctx *ctx, eml_fast_kernel *out);
 

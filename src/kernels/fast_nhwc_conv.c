@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "kernels/fast_nhwc_conv.h"
+#include "kernels/parallel.h"
 
 /* ---- plan time ---- */
 
@@ -160,12 +161,12 @@ eml_status eml__fast_nhwc_conv_select_with(const eml_fast_select_ctx *ctx,
             s->kind = NHWC_CONV_IM2COL;
         s->gemm = k;
         s->igemm = s->kind == NHWC_CONV_IGEMM ? ik : NULL;
-        s->igemm_alt = s->igemm ? eml__f32_igemm_alternative(ik) : NULL;
+        s->igemm_alt = s->igemm ? eml__f32_igemm_alternative(s->igemm) : NULL;
         /* only the panel width matters to the packing */
         s->packing = *k;
         if (s->igemm) {
-            s->packing.mr = ik->mr;
-            s->packing.nr = ik->nr;
+            s->packing.mr = s->igemm->mr;
+            s->packing.nr = s->igemm->nr;
         }
         s->group_floats =
             eml__f32_gemm_packed_bytes(&s->packing, (size_t)s->og, s->kdim) / sizeof(float);
@@ -278,9 +279,9 @@ size_t eml__nhwc_conv_scratch_floats(const eml_nhwc_conv_state *s, const eml_con
         return 0;
     if (eml__nhwc_conv_run_wide(s, m))
         return eml__nhwc_conv_round_floats(m * s->kdim);
+    /* one block per thread: the thread's index picks it */
     const size_t rows = eml__nhwc_conv_block_rows(s, m, s->packing.mr);
-    const size_t blocks = (m + rows - 1) / rows;
-    return EML_MIN(s->slots, blocks) * eml__nhwc_conv_round_floats(rows * s->kdim);
+    return s->slots * eml__nhwc_conv_round_floats(rows * s->kdim);
 }
 
 static size_t conv_scratch(const void *state, const eml_tensor *inputs, int32_t n_inputs,
@@ -403,6 +404,13 @@ static void dw_row(void *ctx, size_t row)
                                 (size_t)(OW * C), (size_t)(OW * C));
 }
 
+static void dw_rows(void *ctx, size_t begin, size_t end, uint32_t thread)
+{
+    (void)thread;
+    for (size_t r = begin; r < end; r++)
+        dw_row(ctx, r);
+}
+
 static eml_status conv_run(const eml_kernel_ctx *ctx)
 {
     const eml_nhwc_conv_state *s = ctx->params;
@@ -424,6 +432,6 @@ static eml_status conv_run(const eml_kernel_ctx *ctx)
     const size_t rows = (size_t)(g.batch * g.out[0]);
     const double macs = (double)eml_tensor_count(&ctx->outputs[0]) * (double)g.kernel_size;
     const double inline_macs = s->inline_macs > 0 ? NHWC_DW_INLINE_MACS : 0.0;
-    eml__pool_run(macs < inline_macs ? NULL : ctx->pool, rows, dw_row, &j);
+    eml__parallel_ranges(macs < inline_macs ? NULL : ctx->pool, rows, 1, dw_rows, &j);
     return EML_OK;
 }

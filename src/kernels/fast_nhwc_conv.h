@@ -15,14 +15,17 @@
 /* The im2col rows of one task: in L2 while the GEMM sweeps them. */
 #define NHWC_BLOCK_COL_BYTES ((size_t)192 << 10)
 /* Pixel blocks are cut so that a conv has about this many, for the pool to balance. */
-#define NHWC_BLOCKS_WANTED 8
+#define NHWC_BLOCKS_WANTED 32
 /* Packed weights (of one group) past this are too big to stream again for each pixel block: the
  * conv then splits over output channels instead, each block taking every pixel. */
 #define NHWC_WIDE_WEIGHT_BYTES ((size_t)512 << 10)
 /* ... as long as the im2col rows of every pixel fit this scratch. */
 #define NHWC_WIDE_COL_BYTES ((size_t)8 << 20)
+/* Wide weights up to this size are swept once by each thread down its own share of the pixels
+ * (they come from the shared L3); bigger ones are split over output channels. */
+#define NHWC_WIDE_ROWS_BYTES ((size_t)4 << 20)
 /* Output-channel blocks of a wide conv. */
-#define NHWC_WIDE_BLOCKS_WANTED 8
+#define NHWC_WIDE_BLOCKS_WANTED 16
 /* Fewer input channels per group than this make the indirect GEMM's per-tap pointer loads
  * weigh: the conv gathers im2col rows instead (an RGB stem). */
 #define NHWC_IGEMM_MIN_CHANNELS 8

@@ -3,9 +3,9 @@
  * micro-kernel reads each row through one pointer per kernel tap (the input pixel under it, or a
  * zero row in the padding), so no row is copied. */
 #include <math.h>
-#include <stdatomic.h>
 
 #include "kernels/fast_nhwc_conv.h"
+#include "kernels/parallel.h"
 
 /* The pool, or NULL when the conv is too small to share (see NHWC_GEMM_INLINE_MACS). */
 static eml_pool *pool_for(const eml_kernel_ctx *ctx, const eml_nhwc_conv_state *s, size_t m)
@@ -24,7 +24,6 @@ typedef struct gemm_job {
     size_t col_block; /* wide: output channels per block, a multiple of NR */
     float min, max;
     bool epilogue;
-    atomic_size_t next;
 } gemm_job;
 
 /* im2col rows of pixels [m0, m0 + rows) for the channels of group gi: row i holds, for each
@@ -74,17 +73,15 @@ static void im2col(const gemm_job *j, int64_t gi, size_t m0, size_t rows, float 
 }
 
 /* One slot: takes pixel blocks until none is left, gathering im2col rows into its own scratch. */
-static void gemm_slot(void *ctx, size_t slot)
+/* Pixel blocks [b0, b1) on one thread, gathering im2col rows into that thread's scratch. */
+static void gemm_blocks(void *ctx, size_t b0, size_t b1, uint32_t thread)
 {
-    gemm_job *j = ctx;
+    const gemm_job *j = ctx;
     const eml_nhwc_conv_state *s = j->s;
     const size_t O = (size_t)s->out_channels, C = (size_t)j->g->in_channels;
     const size_t og = (size_t)s->og, cg = (size_t)s->cg;
-    float *col = j->scratch ? j->scratch + slot * j->slot_floats : NULL;
-    for (;;) {
-        const size_t b = atomic_fetch_add(&j->next, 1);
-        if (b >= j->blocks)
-            return;
+    float *col = j->scratch ? j->scratch + thread * j->slot_floats : NULL;
+    for (size_t b = b0; b < b1; b++) {
         const size_t m0 = b * j->rows, rows = EML_MIN(j->rows, j->m - m0);
         float *y = j->y + m0 * O;
         for (int64_t gi = 0; gi < s->group; gi++) {
@@ -162,11 +159,9 @@ eml_status eml__nhwc_conv_run_gemm(const eml_kernel_ctx *ctx, const eml_nhwc_con
         eml__pool_run(col_blocks > 1 ? pool : NULL, col_blocks, wide_cols, &j);
         return EML_OK;
     }
-    /* each slot owns one block of the scratch: no more slots than it was sized for */
-    size_t slots = EML_MIN(EML_MIN(s->slots, j.blocks), threads);
+    /* each thread owns one block of the scratch: no more threads than it was sized for */
     j.slot_floats = eml__nhwc_conv_round_floats(j.rows * s->kdim);
-    atomic_init(&j.next, 0);
-    eml__pool_run(slots > 1 ? pool : NULL, slots, gemm_slot, &j);
+    eml__parallel_ranges(threads <= s->slots ? pool : NULL, j.blocks, 1, gemm_blocks, &j);
     return EML_OK;
 }
 
@@ -258,13 +253,16 @@ static void row_pointers(const igemm_job *j, size_t row)
     }
 }
 
-static void igemm_pointers(void *ctx, size_t row)
+static void igemm_pointers(void *ctx, size_t r0, size_t r1, uint32_t thread)
 {
     const igemm_job *j = ctx;
-    if (j->s->row_taps)
-        row_pointers(j, row);
-    else
-        tap_pointers(j, row);
+    (void)thread;
+    for (size_t row = r0; row < r1; row++) {
+        if (j->s->row_taps)
+            row_pointers(j, row);
+        else
+            tap_pointers(j, row);
+    }
 }
 
 /* Pixels [m0, m1) × the output channels [n0, n1) of group gi (n0 a multiple of NR), panel by
@@ -292,16 +290,19 @@ static void igemm_tile(const igemm_job *j, int64_t gi, size_t m0, size_t m1, siz
     }
 }
 
-static void igemm_rows(void *ctx, size_t b)
+static void igemm_rows(void *ctx, size_t b0, size_t b1, uint32_t thread)
 {
     const igemm_job *j = ctx;
     const eml_nhwc_conv_state *s = j->s;
     const size_t O = (size_t)s->out_channels;
-    const size_t m0 = b * j->rows, m1 = EML_MIN(j->m, m0 + j->rows);
-    for (int64_t gi = 0; gi < s->group; gi++)
-        igemm_tile(j, gi, m0, m1, 0, (size_t)s->og);
-    if (j->act_after)
-        eml__nhwc_conv_epilogue(s, j->y + m0 * O, NULL, m1 - m0, O, O);
+    (void)thread;
+    for (size_t b = b0; b < b1; b++) {
+        const size_t m0 = b * j->rows, m1 = EML_MIN(j->m, m0 + j->rows);
+        for (int64_t gi = 0; gi < s->group; gi++)
+            igemm_tile(j, gi, m0, m1, 0, (size_t)s->og);
+        if (j->act_after)
+            eml__nhwc_conv_epilogue(s, j->y + m0 * O, NULL, m1 - m0, O, O);
+    }
 }
 
 static void igemm_cols(void *ctx, size_t b)
@@ -349,17 +350,28 @@ eml_status eml__nhwc_conv_run_igemm(const eml_kernel_ctx *ctx, const eml_nhwc_co
                                                    NHWC_IGEMM_BLOCK_BYTES);
     j.taps_per_block = (j.ks + EML_MIN(n_blocks, j.ks) - 1) / EML_MIN(n_blocks, j.ks);
     const size_t out_rows = (size_t)(g->batch * g->out[0]);
-    eml__pool_run(j.m * j.ks < 16384 ? NULL : ctx->pool, out_rows, igemm_pointers, &j);
+    eml__parallel_ranges(j.m * j.ks < 16384 ? NULL : ctx->pool, out_rows, 1, igemm_pointers, &j);
+    eml_pool *pool = pool_for(ctx, s, j.m);
+    const size_t threads = (size_t)eml__pool_threads(pool);
+    if (s->wide && s->group_floats * sizeof(float) <= NHWC_WIDE_ROWS_BYTES) {
+        /* each thread sweeps the weights once down its own share of the pixels: the weights
+         * come from the shared L3, the pixels stay where the last layer wrote them */
+        j.rows = (j.m + threads - 1) / threads;
+        j.rows = (j.rows + j.ik->mr - 1) / j.ik->mr * j.ik->mr;
+        j.blocks = (j.m + j.rows - 1) / j.rows;
+        eml__parallel_ranges(pool, j.blocks, 1, igemm_rows, &j);
+        return EML_OK;
+    }
     if (s->wide) {
         const size_t nr = s->igemm->nr, panels = ((size_t)s->out_channels + nr - 1) / nr;
         const size_t per = (panels + NHWC_WIDE_BLOCKS_WANTED - 1) / NHWC_WIDE_BLOCKS_WANTED;
         j.col_block = per * nr;
         const size_t col_blocks = (panels + per - 1) / per;
-        eml__pool_run(col_blocks > 1 ? pool_for(ctx, s, j.m) : NULL, col_blocks, igemm_cols, &j);
+        eml__pool_run(col_blocks > 1 ? pool : NULL, col_blocks, igemm_cols, &j);
         return EML_OK;
     }
     j.rows = eml__nhwc_conv_block_rows(s, j.m, j.ik->mr);
     j.blocks = (j.m + j.rows - 1) / j.rows;
-    eml__pool_run(j.blocks > 1 ? pool_for(ctx, s, j.m) : NULL, j.blocks, igemm_rows, &j);
+    eml__parallel_ranges(pool, j.blocks, 1, igemm_rows, &j);
     return EML_OK;
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "kernels/fast_nhwc.h"
+#include "kernels/parallel.h"
 #include "kernels/ref/nhwc.h"
 
 /* Below this many element operations a pool runs on the calling thread. */
@@ -65,6 +66,13 @@ static void pool_row(void *ctx, size_t row)
     j->s->fn(&a);
 }
 
+static void pool_rows(void *ctx, size_t begin, size_t end, uint32_t thread)
+{
+    (void)thread;
+    for (size_t r = begin; r < end; r++)
+        pool_row(ctx, r);
+}
+
 static eml_status pool_run(const eml_kernel_ctx *ctx)
 {
     const pool_state *s = ctx->params;
@@ -75,8 +83,8 @@ static eml_status pool_run(const eml_kernel_ctx *ctx)
         return eml__diag(ctx->diag, st, "NHWC pool: %s", why);
     pool_job j = {s, &g, ctx->inputs[0].data, ctx->outputs[0].data};
     const double work = (double)eml_tensor_count(&ctx->outputs[0]) * (double)g.kernel_size;
-    eml__pool_run(work < POOL_INLINE_WORK ? NULL : ctx->pool, (size_t)(g.batch * g.out[0]),
-                  pool_row, &j);
+    eml__parallel_ranges(work < POOL_INLINE_WORK ? NULL : ctx->pool, (size_t)(g.batch * g.out[0]),
+                         1, pool_rows, &j);
     return EML_OK;
 }
 
@@ -139,13 +147,11 @@ static eml_status global_run(const eml_kernel_ctx *ctx)
         return EML_OK;
     }
     const double work = (double)eml_tensor_count(x);
-    eml__pool_run(work < POOL_INLINE_WORK ? NULL : ctx->pool, (size_t)x->dims[0], global_image,
-                  &j);
+    eml__pool_run(work < POOL_INLINE_WORK ? NULL : ctx->pool, (size_t)x->dims[0], global_image, &j);
     return EML_OK;
 }
 
-eml_status eml__fast_nhwc_global_pool_select(const eml_fast_select_ctx *ctx,
-                                             eml_fast_kernel *out)
+eml_status eml__fast_nhwc_global_pool_select(const eml_fast_select_ctx *ctx, eml_fast_kernel *out)
 {
     return global_select(ctx, eml__f32_nhwc_select(), out);
 }

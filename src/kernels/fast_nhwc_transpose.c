@@ -1,9 +1,11 @@
 /* The fast Transpose between the layouts, [0, 2, 3, 1] (NCHW to NHWC) and [0, 3, 1, 2] (back),
- * which the nhwc-layout pass puts at the edges of channels-last regions: per image, a [rows, cols]
- * matrix transposed tile by tile so that both sides stay in cache. Other transposes (and element
- * sizes other than 4 bytes) keep the reference kernel. */
+ * which the nhwc-layout pass puts at the edges of channels-last regions: per image, a [C, H*W] or
+ * [H*W, C] matrix transposed tile by tile so that both sides stay in cache, in ranges of pixels
+ * with thread affinity. Other transposes (and element sizes other than 4 bytes) keep the
+ * reference kernel. */
 #include "graph/op.h" /* EML_PARAMS_MAX */
 #include "kernels/fast_nhwc.h"
+#include "kernels/parallel.h"
 #include "kernels/ref/movement.h"
 
 /* A tile of TILE × TILE elements is read by rows and written by columns in L1. */
@@ -20,40 +22,71 @@ typedef struct transpose_state {
 typedef struct transpose_job {
     const uint32_t *x;
     uint32_t *y;
-    size_t rows, cols;     /* of each image's source matrix */
-    size_t tiles_per_image;
+    size_t channels, pixels; /* per image: C and H * W */
+    bool to_nhwc;
 } transpose_job;
 
-/* y[c][r] = x[r][c] for R rows known at compile time (an RGB image's 3 planes interleaved):
- * the inner loop unrolls into R loads and R adjacent stores. */
-static inline __attribute__((always_inline)) void few_rows(const size_t R, const uint32_t *x,
-                                                           uint32_t *y, size_t cols)
+/* y[p][c] = x[c][p] for C channels known at compile time (an RGB image's 3 planes interleaved):
+ * the inner loop unrolls into C loads and C adjacent stores. */
+static inline __attribute__((always_inline)) void
+few_channels(const size_t C, const uint32_t *x, uint32_t *y, size_t pixels, size_t p0, size_t p1)
 {
-    for (size_t c = 0; c < cols; c++)
-        for (size_t r = 0; r < R; r++)
-            y[c * R + r] = x[r * cols + c];
+    for (size_t p = p0; p < p1; p++)
+        for (size_t c = 0; c < C; c++)
+            y[p * C + c] = x[c * pixels + p];
 }
 
-/* One band of TILE source rows of one image: y[c][r] = x[r][c]. */
-static void transpose_band(void *ctx, size_t index)
+/* Pixels [p0, p1) of one image, tile by tile so that both sides stay in L1. */
+static void transpose_image(const transpose_job *j, const uint32_t *x, uint32_t *y, size_t p0,
+                            size_t p1)
+{
+    const size_t C = j->channels, P = j->pixels;
+    if (j->to_nhwc) {
+        switch (C) {
+        case 1:
+            few_channels(1, x, y, P, p0, p1);
+            return;
+        case 2:
+            few_channels(2, x, y, P, p0, p1);
+            return;
+        case 3:
+            few_channels(3, x, y, P, p0, p1);
+            return;
+        case 4:
+            few_channels(4, x, y, P, p0, p1);
+            return;
+        default:
+            break;
+        }
+    }
+    for (size_t q0 = p0; q0 < p1; q0 += TILE) {
+        const size_t q1 = EML_MIN(q0 + TILE, p1);
+        for (size_t c0 = 0; c0 < C; c0 += TILE) {
+            const size_t c1 = EML_MIN(c0 + TILE, C);
+            if (j->to_nhwc) {
+                for (size_t q = q0; q < q1; q++)
+                    for (size_t c = c0; c < c1; c++)
+                        y[q * C + c] = x[c * P + q];
+            } else {
+                for (size_t c = c0; c < c1; c++)
+                    for (size_t q = q0; q < q1; q++)
+                        y[c * P + q] = x[q * C + c];
+            }
+        }
+    }
+}
+
+/* Pixels [b, e) counted over all images: split by image. */
+static void transpose_pixels(void *ctx, size_t b, size_t e, uint32_t thread)
 {
     const transpose_job *j = ctx;
-    const size_t image = index / j->tiles_per_image;
-    const size_t r0 = (index % j->tiles_per_image) * TILE, r1 = EML_MIN(r0 + TILE, j->rows);
-    const uint32_t *x = j->x + image * j->rows * j->cols;
-    uint32_t *y = j->y + image * j->rows * j->cols;
-    switch (j->rows) {
-    case 1: few_rows(1, x, y, j->cols); return;
-    case 2: few_rows(2, x, y, j->cols); return;
-    case 3: few_rows(3, x, y, j->cols); return;
-    case 4: few_rows(4, x, y, j->cols); return;
-    default: break;
-    }
-    for (size_t c0 = 0; c0 < j->cols; c0 += TILE) {
-        const size_t c1 = EML_MIN(c0 + TILE, j->cols);
-        for (size_t c = c0; c < c1; c++)
-            for (size_t r = r0; r < r1; r++)
-                y[c * j->rows + r] = x[r * j->cols + c];
+    (void)thread;
+    while (b < e) {
+        const size_t image = b / j->pixels, p0 = b % j->pixels;
+        const size_t p1 = EML_MIN(j->pixels, p0 + (e - b));
+        const size_t at = image * j->pixels * j->channels;
+        transpose_image(j, j->x + at, j->y + at, p0, p1);
+        b += p1 - p0;
     }
 }
 
@@ -66,13 +99,16 @@ static eml_status transpose_run(const eml_kernel_ctx *ctx)
         inner.params = s->params;
         return eml__ref_transpose(&inner);
     }
+    /* NCHW to NHWC reads [C, H*W] per image; NHWC to NCHW reads [H*W, C] */
     const size_t n = (size_t)x->dims[0];
-    /* NCHW to NHWC transposes [C, H*W] per image; NHWC to NCHW transposes [H*W, C] */
-    const size_t rows = s->to_nhwc ? (size_t)x->dims[1] : (size_t)(x->dims[1] * x->dims[2]);
-    const size_t cols = s->to_nhwc ? (size_t)(x->dims[2] * x->dims[3]) : (size_t)x->dims[3];
-    transpose_job j = {x->data, ctx->outputs[0].data, rows, cols, (rows + TILE - 1) / TILE};
-    const size_t tasks = n * j.tiles_per_image;
-    eml__pool_run(n * rows * cols < INLINE_ELEMS ? NULL : ctx->pool, tasks, transpose_band, &j);
+    const size_t C = (size_t)(s->to_nhwc ? x->dims[1] : x->dims[3]);
+    const size_t P = (size_t)(s->to_nhwc ? x->dims[2] * x->dims[3] : x->dims[1] * x->dims[2]);
+    transpose_job j = {x->data, ctx->outputs[0].data, C, P, s->to_nhwc};
+    if (C == 0 || P == 0)
+        return EML_OK;
+    /* pixel ranges with thread affinity: each thread moves the pixels its neighbours use */
+    eml__parallel_ranges(n * P * C < INLINE_ELEMS ? NULL : ctx->pool, n * P,
+                         EML_MAX((size_t)1, (size_t)TILE * TILE / C), transpose_pixels, &j);
     return EML_OK;
 }
 

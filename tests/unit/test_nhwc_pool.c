@@ -220,3 +220,54 @@ EML_TEST(fast_transpose_between_layouts)
     }
     pools_end(&pools);
 }
+
+/* ---- Concat ---- */
+
+EML_TEST(fast_concat_equals_reference)
+{
+    pools3 pools;
+    pools_begin(&pools);
+    for (int iter = 0; iter < 60; iter++) {
+        const int n_in = rnd(1, 3), rank = rnd(1, 4);
+        const int axis = rnd(0, rank - 1);
+        int64_t dims[4];
+        for (int d = 0; d < rank; d++)
+            dims[d] = rnd(1, d == 0 ? 3 : 40);
+        eml_tensor in[3];
+        float *data[3];
+        int64_t out_axis = 0;
+        for (int i = 0; i < n_in; i++) {
+            in[i] = (eml_tensor){EML_DTYPE_F32, rank, {0}, NULL};
+            memcpy(in[i].dims, dims, sizeof(dims));
+            in[i].dims[axis] = rnd(0, 20); /* empty inputs too */
+            out_axis += in[i].dims[axis];
+            data[i] = random_floats((size_t)eml_tensor_count(&in[i]) + 1);
+            in[i].data = data[i];
+        }
+        if (out_axis == 0) {
+            for (int i = 0; i < n_in; i++)
+                free(data[i]);
+            continue;
+        }
+        node_case nc;
+        node_begin(&nc, "Concat", "", 13, n_in);
+        attr_i(&nc, "axis", axis - (iter % 2 ? rank : 0)); /* negative axes too */
+        REQUIRE_OK(node_prepare(&nc, eml__concat_prepare), &nc.diag);
+        REQUIRE_OK(node_infer(&nc, eml__concat_infer, in, n_in), &nc.diag);
+        float *ref = node_kernel(&nc, eml__ref_concat, nc.params, in, n_in, nc.scratch_bytes, NULL);
+        eml_fast_select_ctx ctx = {nc.node->op, nc.params, 13, in, n_in, 1, nc.env};
+        eml_fast_kernel fk = {0};
+        REQUIRE(eml__fast_concat_select(&ctx, &fk) == EML_OK && fk.run);
+        for (int t = 0; t < 3; t++) {
+            float *y = node_kernel(&nc, fk.run, fk.state, in, n_in, 0, pools.p[t]);
+            CHECK(memcmp(y, ref, eml_tensor_bytes(&nc.out)) == 0);
+            free(y);
+        }
+        fk.destroy(nc.env, fk.state);
+        free(ref);
+        for (int i = 0; i < n_in; i++)
+            free(data[i]);
+        node_end(&nc);
+    }
+    pools_end(&pools);
+}
