@@ -2,6 +2,9 @@
  * lifetimes, and the memory figures of the default input shapes. */
 #include "runtime/plan.h"
 
+#include "kernels/ref/binary.h"
+#include "kernels/ref/unary.h"
+
 bool eml__op_shape_only(eml_op_id op)
 {
     return op == EML_OP_Shape || op == EML_OP_Size;
@@ -11,6 +14,13 @@ bool eml__op_is_view(eml_op_id op)
 {
     return op == EML_OP_Reshape || op == EML_OP_Flatten || op == EML_OP_Squeeze ||
            op == EML_OP_Unsqueeze || op == EML_OP_Identity;
+}
+
+bool eml__op_in_place(eml_op_id op)
+{
+    const eml_op_info *info = eml__op_info(op);
+    return op == EML_OP_Clip ||
+           (info && (info->kernel == eml__ref_unary || info->kernel == eml__ref_binary));
 }
 
 void eml__infer_ctx_init(eml_infer_ctx *ctx, const eml_plan_node *pn, const eml_tensor *inputs,

@@ -101,5 +101,9 @@ bool eml__op_shape_only(eml_op_id op);
 /* True for ops whose output is the input's bytes under another shape (Reshape, Flatten, Squeeze,
  * Unsqueeze, Identity): the planner lets the output share the input's buffer. */
 bool eml__op_is_view(eml_op_id op);
+/* Elementwise ops whose kernels may write their output over an input of the same shape and dtype:
+ * every output element is computed from the elements at its own position, read before it is
+ * written (unary functions, activations, Clip, and the broadcasting binary ops). */
+bool eml__op_in_place(eml_op_id op);
 
 #endif

@@ -251,10 +251,38 @@ static eml_status infer_all(eml_spec *s, eml_pool *pool, eml_diag *diag)
     return EML_OK;
 }
 
-/* View ops (Reshape, Flatten, Squeeze, Unsqueeze, Identity) give their output the input's bytes:
- * root[v] is the value whose buffer v shares, and that buffer lives until its last view's last
- * use. Only arena values chain: inputs and constants are never written through a view. */
-static void chain_views(const eml_spec *s, int32_t *root, int32_t *last)
+/* Whether output 0 of node i may take the buffer of its input k: an in-place elementwise op whose
+ * input k has the output's size, is read by nothing later (through any view of its buffer), and
+ * shares no buffer with the node's other inputs, whose elements sit at other positions. */
+static bool can_write_over(const eml_spec *s, size_t i, int32_t k, const int32_t *root,
+                           const int32_t *last)
+{
+    const eml_node *node = s->plan->nodes[i].node;
+    int32_t in = node->inputs[k], out = node->outputs[0];
+    if (in < 0 || s->kinds[in] != EML_KIND_ARENA || last[root[in]] != (int32_t)i ||
+        s->values[in].dtype != s->values[out].dtype ||
+        eml_tensor_bytes(&s->values[in]) != eml_tensor_bytes(&s->values[out]) ||
+        s->values[in].rank != s->values[out].rank)
+        return false;
+    for (int32_t d = 0; d < s->values[in].rank; d++) {
+        if (s->values[in].dims[d] != s->values[out].dims[d])
+            return false;
+    }
+    for (int32_t j = 0; j < node->n_inputs; j++) {
+        int32_t o = node->inputs[j];
+        if (o >= 0 && o != in && s->kinds[o] == EML_KIND_ARENA && root[o] == root[in])
+            return false;
+    }
+    return true;
+}
+
+/* Buffer sharing, in execution order. View ops (Reshape, Flatten, Squeeze, Unsqueeze, Identity)
+ * give their output the input's bytes; in-place elementwise ops write over an input that dies
+ * with them. root[v] is the value whose buffer v shares, and that buffer lives until the last use
+ * of any value sharing it. Only arena values chain: inputs and constants are never written. A
+ * value read later is already counted in last[] (its last use is known before the walk), so a
+ * decision at step i never overlooks a later reader. */
+static void share_buffers(const eml_spec *s, int32_t *root, int32_t *last)
 {
     const eml_plan *p = s->plan;
     for (size_t v = 0; v < p->graph->n_values; v++) {
@@ -263,15 +291,25 @@ static void chain_views(const eml_spec *s, int32_t *root, int32_t *last)
     }
     for (size_t i = 0; i < p->n_nodes; i++) {
         const eml_node *node = p->nodes[i].node;
-        if (s->folded[i] || !eml__op_is_view(node->op) || node->n_inputs < 1 ||
-            node->inputs[0] < 0 || node->outputs[0] < 0)
+        if (s->folded[i] || node->n_inputs < 1 || node->n_outputs < 1 || node->outputs[0] < 0 ||
+            s->kinds[node->outputs[0]] != EML_KIND_ARENA)
             continue;
-        int32_t in = node->inputs[0], out = node->outputs[0];
-        if (s->kinds[in] != EML_KIND_ARENA || s->kinds[out] != EML_KIND_ARENA ||
-            eml_tensor_bytes(&s->values[in]) != eml_tensor_bytes(&s->values[out]))
+        int32_t out = node->outputs[0], from = -1;
+        if (eml__op_is_view(node->op)) {
+            int32_t in = node->inputs[0];
+            if (in >= 0 && s->kinds[in] == EML_KIND_ARENA &&
+                eml_tensor_bytes(&s->values[in]) == eml_tensor_bytes(&s->values[out]))
+                from = in;
+        } else if (eml__op_in_place(node->op) && node->n_outputs == 1) {
+            for (int32_t k = 0; k < node->n_inputs && from < 0; k++) {
+                if (can_write_over(s, i, k, root, last))
+                    from = node->inputs[k];
+            }
+        }
+        if (from < 0)
             continue;
-        root[out] = root[in];
-        last[root[in]] = EML_MAX(last[root[in]], p->last_use[out]);
+        root[out] = root[from];
+        last[root[from]] = EML_MAX(last[root[from]], p->last_use[out]);
     }
 }
 
@@ -291,7 +329,7 @@ static eml_status plan_memory(eml_spec *s)
     eml_status st = EML_ENOMEM;
     if (!reqs || !who || !root || !last)
         goto done;
-    chain_views(s, root, last);
+    share_buffers(s, root, last);
     uint64_t view_bytes = 0;
     for (size_t i = 0; i < p->n_nodes; i++) {
         if (s->folded[i])
@@ -320,7 +358,8 @@ static eml_status plan_memory(eml_spec *s)
     st = eml__memory_plan(env, reqs, n, &s->arena_bytes, &s->activations_bytes);
     if (st != EML_OK)
         goto done;
-    /* the plain sum counts every activation, views included, as a runtime without planning would */
+    /* the plain sum counts every activation, shared buffers included, as a runtime without planning
+     * would */
     s->activations_bytes += view_bytes;
     for (size_t r = 0; r < n; r++) {
         if (who[r] >= 0)
