@@ -1,5 +1,5 @@
-/* `edgeml info MODEL [--json]`: what a model declares, what the optimizer makes of it, and what
- * its plan costs. */
+/* `edgeml info MODEL [--json] [--nodes]`: what a model declares, what the optimizer makes of it,
+ * and what its plan costs. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +92,7 @@ typedef struct info_facts {
     int level;
     eml_optimize_report report;
     eml_plan_memory mem;      /* of the plan of the graph as run: optimized unless asked not */
+    const eml_plan *plan;     /* --nodes: list its nodes */
 } info_facts;
 
 static void json_value_info(FILE *f, const eml_value_info *v, int is_input)
@@ -135,6 +136,32 @@ static void json_values(FILE *f, const eml_graph *g, int inputs)
     fputc(']', f);
 }
 
+/* --nodes: the optimized graph's nodes in execution order, each with the kernel that runs it. */
+static void print_nodes(FILE *f, const eml_plan *plan, int json)
+{
+    size_t n = eml_plan_node_count(plan);
+    if (!json)
+        fprintf(f, "nodes in execution order (%zu): op, kernel, name\n", n);
+    for (size_t i = 0; i < n; i++) {
+        eml_plan_node_info info;
+        if (eml_plan_node_get(plan, i, &info) != EML_OK)
+            continue;
+        if (!json) {
+            fprintf(f, "  %4zu  %-22s %-34s %s\n", i, info.op_type, info.kernel, info.name);
+            continue;
+        }
+        fputs(i ? ", {\"op\": " : "{\"op\": ", f);
+        cli_json_string(f, info.op_type);
+        fputs(", \"domain\": ", f);
+        cli_json_string(f, info.domain);
+        fputs(", \"kernel\": ", f);
+        cli_json_string(f, info.kernel);
+        fputs(", \"name\": ", f);
+        cli_json_string(f, info.name);
+        fputc('}', f);
+    }
+}
+
 static void print_json(FILE *f, const eml_graph *g, const info_facts *x)
 {
     const char *path = x->path;
@@ -174,8 +201,14 @@ static void print_json(FILE *f, const eml_graph *g, const info_facts *x)
     }
     fprintf(f, ", \"arena_bytes\": %llu, \"activations_bytes\": %llu",
             (unsigned long long)m->arena_bytes, (unsigned long long)m->activations_bytes);
-    fprintf(f, ", \"plan_dynamic_dims\": 1, \"plan_static\": %s}\n",
+    fprintf(f, ", \"plan_dynamic_dims\": 1, \"plan_static\": %s",
             m->is_static ? "true" : "false");
+    if (x->plan) {
+        fputs(", \"nodes\": [", f);
+        print_nodes(f, x->plan, 1);
+        fputc(']', f);
+    }
+    fputs("}\n", f);
 }
 
 static void print_values(FILE *f, const eml_graph *g, int inputs)
@@ -227,12 +260,14 @@ static void print_text(FILE *f, const eml_graph *g, const info_facts *x)
             (unsigned long long)m->arena_bytes, (unsigned long long)m->activations_bytes);
     fprintf(f, "  (plan for dynamic dims = 1%s)\n",
             m->is_static ? "" : "; some shapes depend on data and are sized at run time");
+    if (x->plan)
+        print_nodes(f, x->plan, 0);
 }
 
 int cli_info(int argc, char **argv)
 {
     const char *path = NULL;
-    int json = 0;
+    int json = 0, nodes = 0;
     cli_optimize_args opt;
     cli_optimize_args_init(&opt);
     for (int i = 1; i < argc; i++) {
@@ -245,6 +280,8 @@ int cli_info(int argc, char **argv)
         }
         if (strcmp(argv[i], "--json") == 0)
             json = 1;
+        else if (strcmp(argv[i], "--nodes") == 0)
+            nodes = 1;
         else if (argv[i][0] == '-' && argv[i][1])
             return cli_error(CLI_USAGE, "info: unknown option '%s'", argv[i]);
         else if (path)
@@ -288,6 +325,7 @@ int cli_info(int argc, char **argv)
         rc = cli_error_diag(&diag, st, path);
     } else if (rc == CLI_OK) {
         eml_plan_memory_get(plan, &x.mem);
+        x.plan = nodes ? plan : NULL;
         if (json)
             print_json(stdout, graph, &x);
         else

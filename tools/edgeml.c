@@ -27,9 +27,11 @@ typedef struct cli_command {
 /* Every subcommand, in the order `edgeml help` lists them. Add later ones (bench, quantize,
  * deploy, ...) here. */
 static const cli_command commands[] = {
-    {"info", cli_info, "MODEL [--json] [--no-optimize] [--level N] [--disable-pass NAME[,NAME]]",
+    {"info", cli_info,
+     "MODEL [--json] [--nodes] [--no-optimize] [--level N] [--disable-pass NAME[,NAME]]",
      "show a model's inputs, outputs, ops, parameters, MACs and planned memory",
      "  --json            print one JSON object instead of text\n"
+     "  --nodes           list the nodes as run, in order, with the kernel chosen for each\n"
      CLI_OPTIMIZE_HELP
      "Ops are shown before -> after optimization, with each pass's rewrites. Memory and MACs\n"
      "are those of the plan of the graph as 'edgeml run' runs it (optimized unless\n"

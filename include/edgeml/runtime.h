@@ -30,6 +30,20 @@ typedef struct eml_plan_memory {
 
 EML_API void eml_plan_memory_get(const eml_plan *plan, eml_plan_memory *out);
 
+/* One node of a plan, in execution order: what runs it (for listings such as `edgeml info
+ * --nodes`). Strings are borrowed from the plan. */
+typedef struct eml_plan_node_info {
+    const char *name;    /* the node's name ("" when the model gave none) */
+    const char *op_type;
+    const char *domain;  /* "" for ONNX's default domain */
+    const char *kernel;  /* the fast kernel chosen at compile time, "view" (Reshape and the like:
+                          * no kernel, it shares its input's buffer) or "reference" */
+} eml_plan_node_info;
+
+EML_API size_t eml_plan_node_count(const eml_plan *plan);
+/* Returns EML_OK, or EML_ERANGE when index >= eml_plan_node_count(plan). */
+EML_API eml_status eml_plan_node_get(const eml_plan *plan, size_t index, eml_plan_node_info *out);
+
 typedef struct eml_session_options {
     uint32_t struct_size; /* set by eml_session_options_init(); fields are only appended */
     uint32_t n_threads;   /* 0: the env's pool as configured */

@@ -242,3 +242,23 @@ void eml_plan_memory_get(const eml_plan *plan, eml_plan_memory *out)
 {
     *out = plan->memory;
 }
+
+size_t eml_plan_node_count(const eml_plan *plan)
+{
+    return plan ? plan->n_nodes : 0;
+}
+
+eml_status eml_plan_node_get(const eml_plan *plan, size_t index, eml_plan_node_info *out)
+{
+    if (!plan || index >= plan->n_nodes)
+        return EML_ERANGE;
+    const eml_plan_node *pn = &plan->nodes[index];
+    out->name = pn->node->name ? pn->node->name : "";
+    out->op_type = pn->node->op_type;
+    out->domain = pn->info && pn->info->domain ? pn->info->domain : "";
+    if (pn->fast.run && pn->fast.name)
+        out->kernel = pn->fast.name;
+    else
+        out->kernel = eml__op_is_view(pn->node->op) ? "view" : "reference";
+    return EML_OK;
+}

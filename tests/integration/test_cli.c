@@ -262,6 +262,26 @@ EML_TEST(info_json)
     teardown();
 }
 
+/* --nodes lists the plan: every node once, in order, with its kernel; the fashion CNN's convs run
+ * channels-last on the NHWC conv kernels (portable ones under EML_ISA=ref). */
+EML_TEST(info_nodes)
+{
+    setup();
+    REQUIRE(edgeml("info --nodes '%s/model.onnx'", model_dir) == 0);
+    const char *list = strstr(out_text, "nodes in execution order (");
+    REQUIRE(list != NULL);
+    int listed = atoi(list + strlen("nodes in execution order ("));
+    CHECK(listed > 0 && count_lines_between(out_text, "nodes in execution order", NULL) == listed);
+    CHECK(strstr(list, "NhwcConv") != NULL && strstr(list, "Gemm") != NULL);
+    CHECK(strstr(list, " view ") != NULL); /* the Flatten before the classifier */
+    REQUIRE(edgeml("info --nodes --json '%s/model.onnx'", model_dir) == 0);
+    CHECK(json_valid_object(out_text));
+    CHECK(strstr(out_text, "\"nodes\": [{\"op\": ") != NULL);
+    CHECK(strstr(out_text, "\"op\": \"NhwcConv\", \"domain\": \"ai.edgeml\", "
+                           "\"kernel\": \"f32_nhwc_conv") != NULL);
+    teardown();
+}
+
 /* The written output equals ONNX Runtime's within the backend-test tolerance. */
 static void check_written_output(const char *path)
 {
