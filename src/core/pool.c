@@ -27,17 +27,23 @@ struct eml_pool {
     uint32_t started;
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    pthread_cond_t done;
+    pthread_cond_t done_cv;
     pthread_mutex_t run_lock; /* one loop at a time per pool */
-    /* written under lock, read by polling threads without it: atomics */
-    atomic_uint_fast64_t generation;
+    uint32_t generation;      /* of the last loop started; written under run_lock */
     atomic_bool stop;
-    /* the current loop */
-    eml_task_fn fn;
-    void *ctx;
-    size_t n;
-    atomic_size_t next;
-    atomic_uint active; /* workers still inside the current loop */
+    /* The current loop. A task is claimed by advancing `claim`, which holds the loop's generation
+     * in its high half and the next task index in its low half: a worker that wakes after its
+     * loop is over finds another generation and claims nothing, so the caller never waits for
+     * workers that have not shown up, only for tasks that were claimed (an oversubscribed CPU
+     * may not schedule a worker for milliseconds). fn, ctx and n are guarded like a seqlock:
+     * the caller first closes the word (index CLOSED), then writes them, then opens the word at
+     * index 0; a worker reads them between two reads of the word and claims only if the word
+     * did not move, so a late worker never pairs one loop's index with another loop's task. */
+    atomic_uint_fast64_t claim;
+    _Atomic(eml_task_fn) fn;
+    _Atomic(void *) ctx;
+    atomic_size_t n;
+    atomic_size_t done; /* tasks of the current loop finished */
     atomic_uint worker_ids; /* handed to workers as they start */
 };
 
@@ -45,41 +51,74 @@ struct eml_pool {
 static _Thread_local const eml_pool *tl_pool;
 static _Thread_local uint32_t tl_index;
 
-static void take_work(eml_pool *p)
+#define CLOSED UINT32_MAX /* task index of a claim word while the caller sets up a loop */
+
+static uint32_t claim_generation(uint64_t word)
 {
+    return (uint32_t)(word >> 32);
+}
+
+/* Runs tasks of loop `generation` until none is left to claim. */
+static void take_work(eml_pool *p, uint32_t generation)
+{
+    uint64_t word = atomic_load_explicit(&p->claim, memory_order_acquire);
     for (;;) {
-        size_t i = atomic_fetch_add(&p->next, 1);
-        if (i >= p->n)
+        if (claim_generation(word) != generation)
             return;
-        p->fn(p->ctx, i);
+        if ((uint32_t)word == CLOSED) { /* the caller is writing fn, ctx and n */
+            cpu_relax();
+            word = atomic_load_explicit(&p->claim, memory_order_acquire);
+            continue;
+        }
+        eml_task_fn fn = atomic_load_explicit(&p->fn, memory_order_relaxed);
+        void *ctx = atomic_load_explicit(&p->ctx, memory_order_relaxed);
+        size_t n = atomic_load_explicit(&p->n, memory_order_relaxed);
+        atomic_thread_fence(memory_order_acquire);
+        uint64_t again = atomic_load_explicit(&p->claim, memory_order_relaxed);
+        if (again != word) {
+            word = again;
+            continue;
+        }
+        size_t index = (uint32_t)word;
+        if (index >= n)
+            return;
+        if (!atomic_compare_exchange_weak_explicit(&p->claim, &word, word + 1,
+                                                   memory_order_acq_rel, memory_order_acquire))
+            continue; /* word now holds the current value */
+        fn(ctx, index);
+        if (atomic_fetch_add_explicit(&p->done, 1, memory_order_acq_rel) + 1 == n) {
+            /* the caller checks `done` under the lock before it sleeps: no lost wakeup */
+            pthread_mutex_lock(&p->lock);
+            pthread_cond_signal(&p->done_cv);
+            pthread_mutex_unlock(&p->lock);
+        }
+        word = atomic_load_explicit(&p->claim, memory_order_acquire);
     }
+}
+
+static bool loop_started(eml_pool *p, uint32_t seen)
+{
+    return claim_generation(atomic_load_explicit(&p->claim, memory_order_acquire)) != seen;
 }
 
 static void *worker_main(void *arg)
 {
     eml_pool *p = arg;
-    uint64_t seen = 0;
+    uint32_t seen = 0;
     tl_pool = p;
     tl_index = atomic_fetch_add(&p->worker_ids, 1) + 1;
     for (;;) {
-        for (unsigned s = 0; s < SPIN_ROUNDS && atomic_load(&p->generation) == seen &&
-                             !atomic_load(&p->stop);
+        for (unsigned s = 0; s < SPIN_ROUNDS && !loop_started(p, seen) && !atomic_load(&p->stop);
              s++)
             cpu_relax();
         pthread_mutex_lock(&p->lock);
-        while (!atomic_load(&p->stop) && atomic_load(&p->generation) == seen)
+        while (!atomic_load(&p->stop) && !loop_started(p, seen))
             pthread_cond_wait(&p->wake, &p->lock);
         pthread_mutex_unlock(&p->lock);
         if (atomic_load(&p->stop))
             break;
-        /* the caller set fn, ctx, n, next and active before it advanced the generation */
-        seen = atomic_load(&p->generation);
-        take_work(p);
-        if (atomic_fetch_sub(&p->active, 1) == 1) {
-            pthread_mutex_lock(&p->lock);
-            pthread_cond_signal(&p->done);
-            pthread_mutex_unlock(&p->lock);
-        }
+        seen = claim_generation(atomic_load_explicit(&p->claim, memory_order_acquire));
+        take_work(p, seen);
     }
     return NULL;
 }
@@ -97,7 +136,7 @@ eml_status eml__pool_create(eml_env *env, uint32_t n_threads, eml_pool **out)
     pthread_mutex_init(&p->lock, NULL);
     pthread_mutex_init(&p->run_lock, NULL);
     pthread_cond_init(&p->wake, NULL);
-    pthread_cond_init(&p->done, NULL);
+    pthread_cond_init(&p->done_cv, NULL);
     if (n_threads > 1) {
         p->threads = eml__calloc(env, n_threads - 1, sizeof(pthread_t));
         if (!p->threads) {
@@ -129,7 +168,7 @@ void eml__pool_destroy(eml_pool *p)
     pthread_mutex_destroy(&p->lock);
     pthread_mutex_destroy(&p->run_lock);
     pthread_cond_destroy(&p->wake);
-    pthread_cond_destroy(&p->done);
+    pthread_cond_destroy(&p->done_cv);
     eml__free(p->env, p->threads);
     eml__free(p->env, p);
 }
@@ -146,29 +185,33 @@ uint32_t eml__pool_thread_index(const eml_pool *p)
 
 void eml__pool_run(eml_pool *p, size_t n, eml_task_fn fn, void *ctx)
 {
-    if (!p || p->started == 0 || n <= 1) {
+    if (!p || p->started == 0 || n <= 1 || n >= CLOSED) {
         for (size_t i = 0; i < n; i++)
             fn(ctx, i);
         return;
     }
     pthread_mutex_lock(&p->run_lock);
+    uint32_t generation = ++p->generation;
+    if (generation == 0) /* 0 is what a new worker has seen */
+        generation = ++p->generation;
+    const uint64_t open = (uint64_t)generation << 32;
+    atomic_store_explicit(&p->claim, open | CLOSED, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    atomic_store_explicit(&p->fn, fn, memory_order_relaxed);
+    atomic_store_explicit(&p->ctx, ctx, memory_order_relaxed);
+    atomic_store_explicit(&p->n, n, memory_order_relaxed);
+    atomic_store_explicit(&p->done, 0, memory_order_relaxed);
     pthread_mutex_lock(&p->lock);
-    p->fn = fn;
-    p->ctx = ctx;
-    p->n = n;
-    atomic_store(&p->next, 0);
-    atomic_store(&p->active, p->started);
-    atomic_fetch_add(&p->generation, 1);
+    atomic_store_explicit(&p->claim, open, memory_order_release);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
-    take_work(p);
-    for (unsigned s = 0; s < SPIN_ROUNDS && atomic_load(&p->active) > 0; s++)
+    take_work(p, generation);
+    for (unsigned s = 0; s < SPIN_ROUNDS && atomic_load(&p->done) < n; s++)
         cpu_relax();
-    if (atomic_load(&p->active) > 0) {
-        /* a worker signals done under the lock after its decrement: no wakeup is lost */
+    if (atomic_load(&p->done) < n) {
         pthread_mutex_lock(&p->lock);
-        while (atomic_load(&p->active) > 0)
-            pthread_cond_wait(&p->done, &p->lock);
+        while (atomic_load(&p->done) < n)
+            pthread_cond_wait(&p->done_cv, &p->lock);
         pthread_mutex_unlock(&p->lock);
     }
     pthread_mutex_unlock(&p->run_lock);
