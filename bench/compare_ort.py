@@ -7,10 +7,12 @@ measured for at least S seconds after its warm-up. Prints per model and thread c
 latency of each runtime per round, the ratio edgeml/ORT per round, and the median ratio.
 Protocol and columns: bench/README.md. Standard library only.
 
-  bench/compare_ort.py [MODEL.onnx ...] [--rounds 3] [--seconds 3] [--threads 1,2]
+  bench/compare_ort.py [MODEL.onnx|DIR ...] [--models MODEL.onnx|DIR,...] [--rounds 3]
+                       [--seconds 3] [--threads 1,2]
                        [--edgeml PATH] [--edgeml-warmup N] [--ort-node DIR] [--json FILE]
 """
 import argparse
+import glob
 import json
 import os
 import platform
@@ -34,8 +36,12 @@ def log(msg):
 def parse_args():
     p = argparse.ArgumentParser(description="edgeml vs ONNX Runtime, alternating rounds "
                                             "(see bench/README.md)")
-    p.add_argument("models", nargs="*", help="ONNX models (default: mobilenet_v2, resnet18, "
-                                              "squeezenet1_1 from ../shared/models)")
+    p.add_argument("models", nargs="*", help="ONNX models, or folders standing for every "
+                   "DIR/*/model.onnx (default: mobilenet_v2, resnet18, squeezenet1_1 from "
+                   "../shared/models)")
+    p.add_argument("--models", dest="more_models", default="",
+                   help="more models or folders, comma-separated (e.g. the output folder of "
+                        "bench/models/make_models.py)")
     p.add_argument("--rounds", type=int, default=3, help="rounds of A B per model and thread "
                                                          "count (default 3)")
     p.add_argument("--seconds", type=float, default=3.0,
@@ -56,7 +62,16 @@ def parse_args():
         p.error("--threads wants numbers like 1,2")
     if a.rounds < 1 or a.seconds <= 0 or any(t < 1 for t in a.threads):
         p.error("--rounds, --seconds and --threads must be positive")
-    a.models = a.models or DEFAULT_MODELS
+    items = a.models + [m for m in a.more_models.split(",") if m]
+    a.models = []
+    for it in items or DEFAULT_MODELS:
+        if os.path.isdir(it):
+            found = sorted(glob.glob(os.path.join(it, "*", "model.onnx")))
+            if not found:
+                p.error(f"no */model.onnx under {it}")
+            a.models += found
+        else:
+            a.models.append(it)
     return a
 
 

@@ -62,6 +62,18 @@ float eml_test_randf(float lo, float hi)
     return lo + (hi - lo) * ((float)(eml_test_rand() & 0xffffff) / 16777216.0f);
 }
 
+eml_env *eml_test_counting_env(eml_counting_allocator *c)
+{
+    eml_counting_allocator_init(c);
+    eml_env_options o;
+    eml_env_options_init(&o);
+    o.allocator = &c->base;
+    o.n_threads = 1;
+    eml_env *env = NULL;
+    REQUIRE(eml_env_create(&o, &env) == EML_OK);
+    return env;
+}
+
 const char *eml_test_source_dir(void)
 {
     return getenv("EML_SOURCE_DIR");

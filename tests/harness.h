@@ -70,6 +70,10 @@ uint64_t eml_test_seed(void);
 uint32_t eml_test_rand(void);
 float eml_test_randf(float lo, float hi);
 
+/* A one-thread env whose allocations go through *c (initialized here), so a case can count them
+ * and fail the k-th one. */
+eml_env *eml_test_counting_env(eml_counting_allocator *c);
+
 /* Paths from the environment CTest sets: source tree, ../shared. NULL when unset. */
 const char *eml_test_source_dir(void);
 const char *eml_test_shared_dir(void);

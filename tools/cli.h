@@ -21,6 +21,8 @@ int cli_info(int argc, char **argv);
 int cli_run(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 int cli_optimize(int argc, char **argv);
+int cli_quantize(int argc, char **argv);
+int cli_eval(int argc, char **argv);
 
 /* Prints the one `error: ...` line on stderr (newlines in the text become spaces) and returns
  * `code`. */
@@ -105,5 +107,25 @@ int cli_inputs_read(cli_inputs *in, eml_env *env, const eml_graph *graph,
                     const cli_image_args *img, FILE *log);
 /* Frees what was read; env is the one the files were read with. */
 void cli_inputs_free(cli_inputs *in, eml_env *env);
+
+/* ---- data sets (quantize, eval: tools/cli_dataset.c) ---- */
+
+typedef struct cli_data_args {
+    float scale;        /* --scale: multiplies every value; NAN: 1/255 for uint8 data, else 1 */
+    cli_image_args img; /* --mean, --std, --layout for folders of images */
+} cli_data_args;
+
+void cli_data_args_init(cli_data_args *a);
+/* At argv[*i]: matches --scale S, --mean a,b,c, --std a,b,c or --layout nchw|nhwc. Returns 1
+ * (and advances *i), 0 for another argument, -1 after printing a usage error. */
+int cli_data_option(int argc, char **argv, int *i, cli_data_args *a);
+/* Reads samples for the graph's first input from an .npy, .pb, IDX file (plain or .gz) or a
+ * folder of images (sized for the input; one subfolder per class gives labels, else labels
+ * stays empty) into float32 [N, ...]; limit: first samples only (0: all). Data is malloc'd:
+ * free(out->data), free(labels->data). Returns CLI_OK or CLI_FAIL (printed). */
+int cli_data_read(eml_env *env, const char *path, const eml_graph *graph,
+                  const cli_data_args *a, uint32_t limit, eml_tensor *out, eml_tensor *labels);
+/* Reads integer labels (IDX, .npy, .pb) as malloc'd int32 [N]. Returns CLI_OK or CLI_FAIL. */
+int cli_labels_read(eml_env *env, const char *path, uint32_t limit, eml_tensor *out);
 
 #endif

@@ -82,6 +82,50 @@ static const cli_command commands[] = {
      "dead nodes, and (level 2) fuse Conv/Gemm/MatMul with a residual Add and an activation\n"
      "into edgeml's FusedConv/FusedGemm/FusedMatMul (ONNX domain ai.edgeml, which other\n"
      "runtimes do not know; --level 1 writes ONNX ops only).\n"},
+    {"quantize", cli_quantize,
+     "MODEL -o OUT.onnx --precision int8|int8-dynamic|fp16|mixed [--calib FILE]\n"
+     "            [--method minmax|percentile|entropy] [--percentile P] [--per-tensor]\n"
+     "            [--eval-data FILE --eval-labels FILE] [--accuracy-budget PTS]\n"
+     "            [--calib-limit N] [--eval-limit N] [--scale S] [--mean a,b,c] [--std a,b,c]\n"
+     "            [--layout nchw|nhwc] [--threads N] [--no-bench] [--json]",
+     "quantize a model (INT8 QDQ, dynamic INT8, FP16, mixed) and measure the result",
+     "  -o, --output OUT  the ONNX file to write\n"
+     "  --precision       int8: static, weights int8 per channel, activations uint8 (QDQ);\n"
+     "                    int8-dynamic: Gemm/MatMul weights int8, activations quantized per run;\n"
+     "                    fp16: weights stored as float16; mixed: int8 with the most sensitive\n"
+     "                    layers kept in float16 until --accuracy-budget holds (default int8)\n"
+     "  --calib FILE      calibration samples for int8 and mixed: .npy, IDX (.gz too), .pb or\n"
+     "                    a folder of images; uint8 data is scaled by 1/255 unless --scale\n"
+     "  --method M        calibration: minmax (default), percentile, entropy (KL)\n"
+     "  --percentile P    the central P %% of each activation's values (default 99.99)\n"
+     "  --per-tensor      one weight scale per tensor instead of per output channel\n"
+     "  --eval-data FILE, --eval-labels FILE\n"
+     "                    measure top-1 (top-5) accuracy of both models; mixed uses them too\n"
+     "  --accuracy-budget PTS  mixed: top-1 points the model may lose (default 0.5)\n"
+     "  --calib-limit N, --eval-limit N   the first N samples only\n"
+     "  --scale S, --mean, --std, --layout   data preprocessing (as in 'edgeml run')\n"
+     "  --threads N       threads for calibration and timing (default: one per CPU)\n"
+     "  --no-bench        skip the latency measurement\n"
+     "  --json            print one JSON object instead of text\n"
+     "Sizes are those of the two files; latencies are batch-1 medians measured side by side\n"
+     "in this run, both models optimized as 'edgeml run' runs them. Per-layer SQNR compares\n"
+     "each Conv/Gemm/MatMul output with float32 on the first calibration samples.\n"},
+    {"eval", cli_eval,
+     "MODEL --data FILE [--labels FILE] [--limit N] [--batch N] [--threads N] [--json]\n"
+     "            [--predictions OUT.npy]\n"
+     "            [--scale S] [--mean a,b,c] [--std a,b,c] [--layout nchw|nhwc]\n"
+     "            [--no-optimize] [--level N] [--disable-pass NAME[,NAME]]",
+     "measure a classifier's top-1 (and top-5) accuracy on a labelled data set",
+     "  --data FILE       samples: .npy, IDX (.gz too), .pb, or a folder of images (with one\n"
+     "                    subfolder per class, labels come from the folders)\n"
+     "  --labels FILE     integer class labels (IDX, .npy, .pb)\n"
+     "  --limit N         the first N samples only\n"
+     "  --predictions OUT.npy  also write each sample's top-1 class (int32)\n"
+     "  --batch N         samples per run (default 500, or the input's static batch)\n"
+     "  --scale S         multiplies every value (default 1/255 for uint8 data, else 1)\n"
+     "  --json            print one JSON object instead of text\n"
+     CLI_OPTIMIZE_HELP
+     "Top-5 is shown for models with more than 5 classes.\n"},
     {"help", cli_help, "[COMMAND]", "show this help, or a command's", ""},
     {"version", cli_version, "", "print the version", ""},
 };

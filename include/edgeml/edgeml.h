@@ -8,6 +8,9 @@
 #include "edgeml/graph.h"
 #include "edgeml/runtime.h"
 #include "edgeml/io.h"
+#include "edgeml/optimize.h"
+#include "edgeml/serve.h"
+#include "edgeml/agent.h"
 
 #define EML_VERSION_STRING "0.1.0"
 

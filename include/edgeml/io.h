@@ -48,6 +48,18 @@ EML_API eml_status eml_tensor_write_npy(const eml_tensor *t, const char *path, e
 EML_API eml_status eml_tensor_read_idx(eml_env *env, const char *path, eml_tensor *out,
                                        eml_diag *diag);
 
+/* Reads a folder of images (.png, .jpg, .jpeg, in name order) into one float32 tensor
+ * [N, ...] as eml_tensor_read_file converts each (img: NULL for the defaults; set a resize so
+ * that images of several sizes stack). A folder of subfolders is read as one class per
+ * subfolder, in name order: labels (may be NULL) then gets int32 [N] class indices; a flat
+ * folder leaves labels empty (data NULL). limit: the first `limit` images; 0: all.
+ * Returns EML_OK, EML_EIO, EML_EINVAL (no image), EML_ESHAPE (sizes differ), EML_ELIMIT,
+ * EML_ENOMEM and the image readers' errors. Free both with eml_tensor_free(). */
+EML_API eml_status eml_tensor_read_image_folder(eml_env *env, const char *dir,
+                                                const eml_image_options *img, uint32_t limit,
+                                                eml_tensor *images, eml_tensor *labels,
+                                                eml_diag *diag);
+
 /* Frees data taken from env by a reader and clears the view. NULL data is a no-op. */
 EML_API void eml_tensor_free(eml_env *env, eml_tensor *t);
 

@@ -18,7 +18,8 @@ eml_status eml__fast_nhwc_global_pool_select(const eml_fast_select_ctx *ctx,
                                              eml_fast_kernel *out);
 /* Concat, any axis and type: the reference's blocks copied by threads in contiguous ranges. */
 eml_status eml__fast_concat_select(const eml_fast_select_ctx *ctx, eml_fast_kernel *out);
-/* Transpose [0, 2, 3, 1] and [0, 3, 1, 2] of 4-byte elements (the layout pass's edges). */
+/* Transpose: [0, 2, 3, 1] and [0, 3, 1, 2] of 4-byte elements (the layout pass's edges) tiled,
+ * any other by runs (fast_movement.h). */
 eml_status eml__fast_nhwc_transpose_select(const eml_fast_select_ctx *ctx, eml_fast_kernel *out);
 
 /* As the selectors, with GEMM kernel k, indirect GEMM kernel ik (NULL: gather im2col rows

@@ -1,9 +1,10 @@
 /* The fast Transpose between the layouts, [0, 2, 3, 1] (NCHW to NHWC) and [0, 3, 1, 2] (back),
  * which the nhwc-layout pass puts at the edges of channels-last regions: per image, a [C, H*W] or
  * [H*W, C] matrix transposed tile by tile so that both sides stay in cache, in ranges of pixels
- * with thread affinity. Other transposes (and element sizes other than 4 bytes) keep the
- * reference kernel. */
+ * with thread affinity. Other transposes (and element sizes other than 4 bytes) move by runs
+ * (fast_movement.c); strings keep the reference kernel. */
 #include "graph/op.h" /* EML_PARAMS_MAX */
+#include "kernels/fast_movement.h"
 #include "kernels/fast_nhwc.h"
 #include "kernels/parallel.h"
 #include "kernels/ref/movement.h"
@@ -17,6 +18,7 @@ typedef struct transpose_state {
     /* the reference kernel's params, for the cases this kernel leaves to it */
     _Alignas(8) unsigned char params[EML_PARAMS_MAX];
     bool to_nhwc;
+    bool layout; /* one of the two layout perms; else any perm, moved by runs */
 } transpose_state;
 
 typedef struct transpose_job {
@@ -94,10 +96,13 @@ static eml_status transpose_run(const eml_kernel_ctx *ctx)
 {
     const transpose_state *s = ctx->params;
     const eml_tensor *x = &ctx->inputs[0];
-    if (eml_dtype_size(x->dtype) != 4 || x->rank != 4) {
-        eml_kernel_ctx inner = *ctx;
-        inner.params = s->params;
-        return eml__ref_transpose(&inner);
+    if (!s->layout || eml_dtype_size(x->dtype) != 4 || x->rank != 4) {
+        if (x->dtype == EML_DTYPE_STRING) {
+            eml_kernel_ctx inner = *ctx;
+            inner.params = s->params;
+            return eml__ref_transpose(&inner);
+        }
+        return eml__fast_transpose_any(ctx, (const eml_transpose_params *)(const void *)s->params);
     }
     /* NCHW to NHWC reads [C, H*W] per image; NHWC to NCHW reads [H*W, C] */
     const size_t n = (size_t)x->dims[0];
@@ -121,19 +126,20 @@ eml_status eml__fast_nhwc_transpose_select(const eml_fast_select_ctx *ctx, eml_f
 {
     static const int64_t to_nhwc[4] = {0, 2, 3, 1}, to_nchw[4] = {0, 3, 1, 2};
     const eml_transpose_params *p = ctx->params;
-    if (p->perm_count != 4)
-        return EML_OK;
-    const bool a = memcmp(p->perm, to_nhwc, sizeof(to_nhwc)) == 0;
-    const bool b = memcmp(p->perm, to_nchw, sizeof(to_nchw)) == 0;
+    const bool a = p->perm_count == 4 && memcmp(p->perm, to_nhwc, sizeof(to_nhwc)) == 0;
+    const bool b = p->perm_count == 4 && memcmp(p->perm, to_nchw, sizeof(to_nchw)) == 0;
     const size_t elem = eml_dtype_size(ctx->inputs[0].dtype);
-    if ((!a && !b) || (elem != 4 && ctx->inputs[0].dtype != EML_DTYPE_UNDEFINED))
+    if (ctx->inputs[0].dtype == EML_DTYPE_STRING)
         return EML_OK;
     transpose_state *s = eml__calloc(ctx->env, 1, sizeof(*s));
     if (!s)
         return EML_ENOMEM;
     memcpy(s->params, ctx->params, EML_PARAMS_MAX);
     s->to_nhwc = a;
-    out->name = a ? "x32_transpose_nchw_to_nhwc" : "x32_transpose_nhwc_to_nchw";
+    s->layout = (a || b) && (elem == 4 || ctx->inputs[0].dtype == EML_DTYPE_UNDEFINED);
+    out->name = !s->layout ? "transpose_runs"
+                : a        ? "x32_transpose_nchw_to_nhwc"
+                           : "x32_transpose_nhwc_to_nchw";
     out->state = s;
     out->run = transpose_run;
     out->scratch_bytes = NULL;

@@ -2,86 +2,8 @@
  * before -> after, --no-optimize, --disable-pass, `edgeml optimize` writing a model that loads
  * and runs to the same outputs, and the one-line errors of bad invocations. */
 #include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include "harness.h"
-
-static char model[1100];
-static char binary[1024];
-static char work[512];
-static char out_text[1 << 16];
-static char err_text[1 << 14];
-
-static void setup(void)
-{
-    const char *bin = getenv("EML_BINARY_DIR");
-    if (!bin)
-        eml_test_skip("EML_BINARY_DIR not set");
-    snprintf(binary, sizeof(binary), "%s/edgeml", bin);
-    if (access(binary, X_OK) != 0)
-        eml_test_skip("the edgeml program is not built");
-    snprintf(model, sizeof(model), "%s/models/fashion_cnn/model.onnx", eml_test_source_dir());
-    if (access(model, R_OK) != 0)
-        eml_test_skip("models/fashion_cnn/model.onnx not found");
-    const char *tmp = getenv("TMPDIR");
-    snprintf(work, sizeof(work), "%s/eml_cli_opt_XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    REQUIRE(mkdtemp(work) != NULL);
-}
-
-static void teardown(void)
-{
-    char cmd[1200];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", work);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", work);
-}
-
-static void read_text(const char *path, char *buf, size_t cap)
-{
-    size_t n = 0;
-    char *b = eml_test_read_file(path, &n);
-    if (n >= cap)
-        n = cap - 1;
-    if (b)
-        memcpy(buf, b, n);
-    buf[b ? n : 0] = 0;
-    free(b);
-}
-
-/* Runs `edgeml ARGS` (ARGS shell-quoted); returns the exit status, output in out_text/err_text. */
-static int edgeml(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int edgeml(const char *fmt, ...)
-{
-    char args[4096], cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof(args), fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof(cmd), "'%s' %s >'%s/stdout' 2>'%s/stderr'", binary, args, work, work);
-    int rc = system(cmd);
-    char path[700];
-    snprintf(path, sizeof(path), "%s/stdout", work);
-    read_text(path, out_text, sizeof(out_text));
-    snprintf(path, sizeof(path), "%s/stderr", work);
-    read_text(path, err_text, sizeof(err_text));
-    int status = rc == -1 || !WIFEXITED(rc) ? -1 : WEXITSTATUS(rc);
-    if (status != 0)
-        printf("$ edgeml %s\n-> %d\n%s%s", args, status, out_text, err_text);
-    return status;
-}
-
-static void check_one_error_line(int status, int want_status)
-{
-    CHECK(status == want_status);
-    CHECK(strncmp(err_text, "error: ", 7) == 0);
-    size_t n = strlen(err_text);
-    CHECK(n > 7 && err_text[n - 1] == '\n' && strchr(err_text, '\n') == err_text + n - 1);
-}
+#include "cli_util.h"
 
 /* "--disable-pass a,b" for the passes `edgeml info --json` lists that these tests do not check
  * (other passes, e.g. a layout pass for fast kernels, may join the list), or "". */

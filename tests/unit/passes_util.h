@@ -1,5 +1,5 @@
 /* Helpers of the graph-pass tests: building small graphs by hand, running a graph on the
- * reference kernels, and comparing outputs. Included by tests/unit/test_passes*.c only. */
+ * reference kernels, and comparing outputs. Included by the pass and layout tests. */
 #ifndef EML_TESTS_PASSES_UTIL_H
 #define EML_TESTS_PASSES_UTIL_H
 
@@ -307,6 +307,63 @@ static inline eml_tensor pt_random(int rank, const int64_t *dims)
         p[i] = eml_test_randf(-1.0f, 1.0f);
     t.data = p;
     return t;
+}
+
+/* ---- optimizing ---- */
+
+/* Optimizes with only the named passes (comma-separated) enabled; the graph must verify after. */
+static inline eml_optimize_report pt_optimize_only(eml_graph *g, const char *keep)
+{
+    char disable[512];
+    eml_optimize_options o;
+    eml_optimize_options_init(&o);
+    o.disable = pt_disable_except(disable, sizeof(disable), keep);
+    eml_optimize_report r;
+    eml_diag diag;
+    eml_diag_init(&diag);
+    REQUIRE_OK(eml_graph_optimize(g, &o, &r, &diag), &diag);
+    REQUIRE_OK(eml__graph_verify(g, NULL, &diag), &diag);
+    return r;
+}
+
+/* How many rewrites the report gives for `pass` (0 when it is not listed). */
+static inline uint64_t pt_rewrites_of(const eml_optimize_report *r, const char *pass)
+{
+    for (size_t i = 0; i < r->pass_count; i++)
+        if (strcmp(r->passes[i].name, pass) == 0)
+            return r->passes[i].rewrites;
+    return 0;
+}
+
+/* Runs g on inputs, optimizes it with `passes` only, runs it again: the outputs must agree
+ * within tol (relative to the largest magnitude). Returns the report. */
+static inline eml_optimize_report pt_check_same(eml_graph *g, const eml_tensor *inputs,
+                                                const char *passes, double tol)
+{
+    pt_outputs before, after;
+    pt_run(g, inputs, &before);
+    eml_optimize_report r = pt_optimize_only(g, passes);
+    pt_run(g, inputs, &after);
+    double d = pt_rel_diff(&after, &before);
+    if (!(d <= tol))
+        fprintf(stderr, "outputs differ by %g after %s\n", d, passes);
+    CHECK(d <= tol);
+    pt_outputs_free(&before);
+    pt_outputs_free(&after);
+    return r;
+}
+
+/* Reads the TensorProto file at path into *t (allocated from env). */
+static inline void pt_read_pb(eml_env *env, const char *path, eml_tensor *t)
+{
+    size_t n = 0;
+    void *bytes = eml_test_read_file(path, &n);
+    REQUIRE(bytes);
+    eml_diag diag;
+    eml_diag_init(&diag);
+    char name[256];
+    REQUIRE_OK(eml_tensor_read_pb(env, bytes, n, t, name, sizeof(name), &diag), &diag);
+    free(bytes);
 }
 
 #endif

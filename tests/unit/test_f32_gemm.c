@@ -496,6 +496,13 @@ EML_TEST(selection_and_isa_cap)
     CHECK((eml__cpu_isa_cap("avx512") & EML_ISA_X86_AVX512) == EML_ISA_X86_AVX512);
     CHECK((eml__cpu_isa_cap("avx512") & EML_CPU_X86_AVX512VNNI) == 0);
     CHECK((eml__cpu_isa_cap("neondot") & EML_ISA_ARM_NEONDOT) == EML_ISA_ARM_NEONDOT);
+    CHECK((eml__cpu_isa_cap("neon") & EML_ISA_ARM_NEON) == EML_ISA_ARM_NEON);
+    CHECK((eml__cpu_isa_cap("neon") & (EML_CPU_ARM_DOTPROD | EML_CPU_ARM_FP16)) == 0);
+#if defined(__aarch64__)
+    /* Advanced SIMD is part of every AArch64 CPU, and a NEON GEMM kernel is listed */
+    CHECK((eml__cpu_features_detected() & EML_CPU_ARM_NEON) != 0);
+    CHECK(eml__f32_gemm_select_for(EML_ISA_ARM_NEON)->isa == EML_ISA_ARM_NEON);
+#endif
     CHECK((eml__cpu_isa_cap(NULL) & EML_ISA_X86_AVX512VNNI) == EML_ISA_X86_AVX512VNNI);
     CHECK((eml__cpu_features() & ~eml__cpu_features_detected()) == 0);
     /* an OS that saves AVX-512 state also saves AVX state: the levels nest */

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "fast_test_util.h"
 #include "graph/graph.h"
 #include "harness.h"
 #include "kernels/fast_ops.h"
@@ -57,35 +58,10 @@ static fbuf fbuf_new(size_t n, size_t misalign)
     return b;
 }
 
-static void fill(float *p, size_t n, float lo, float hi)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = eml_test_randf(lo, hi);
-}
-
-static eml_tensor tensor_f32(float *data, int rank, const int64_t *dims)
-{
-    eml_tensor t;
-    memset(&t, 0, sizeof(t));
-    t.dtype = EML_DTYPE_F32;
-    t.rank = rank;
-    for (int d = 0; d < rank; d++)
-        t.dims[d] = dims[d];
-    t.data = data;
-    return t;
-}
-
 static eml_tensor tensor_1d(float *data, size_t n)
 {
     int64_t dims[1] = {(int64_t)n};
     return tensor_f32(data, 1, dims);
-}
-
-static eml_status run_kernel(eml_kernel_fn fn, const void *params, eml_tensor *in, int n_in,
-                             eml_tensor *out, eml_pool *pool)
-{
-    eml_kernel_ctx c = {params, in, n_in, out, 1, NULL, 0, pool, NULL};
-    return fn(&c);
 }
 
 static bool same_bits(float a, float b)
@@ -442,13 +418,6 @@ static void select_op(eml_env *env, eml_op_id op, int32_t opset, const void *par
     memset(fk, 0, sizeof(*fk));
     eml_fast_select_ctx sc = {op, params, opset, in, n_in, 1, env};
     REQUIRE(eml__fast_velem_select_with(&sc, ops, fk) == EML_OK);
-}
-
-static void release(eml_env *env, eml_fast_kernel *fk)
-{
-    if (fk->destroy)
-        fk->destroy(env, fk->state);
-    memset(fk, 0, sizeof(*fk));
 }
 
 static int64_t count_of(const int64_t *dims, int rank)

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "fast_test_util.h"
 #include "graph/graph.h"
 #include "harness.h"
 #include "kernels/fast_ops.h"
@@ -40,31 +41,6 @@ static float *new_floats(size_t n)
     return p;
 }
 
-static void fill(float *p, size_t n, float lo, float hi)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = eml_test_randf(lo, hi);
-}
-
-static eml_tensor tensor_f32(void *data, int rank, const int64_t *dims)
-{
-    eml_tensor t;
-    memset(&t, 0, sizeof(t));
-    t.dtype = EML_DTYPE_F32;
-    t.rank = rank;
-    for (int d = 0; d < rank; d++)
-        t.dims[d] = dims[d];
-    t.data = data;
-    return t;
-}
-
-static eml_status run_kernel(eml_kernel_fn fn, const void *params, eml_tensor *in, int n_in,
-                             eml_tensor *out, eml_pool *pool)
-{
-    eml_kernel_ctx c = {params, in, n_in, out, 1, NULL, 0, pool, NULL};
-    return fn(&c);
-}
-
 /* Selects with kernel k; the weights (and C) must carry data, A only its dtype and shape. */
 static eml_status select_with(eml_env *env, eml_op_id op, const void *params, const eml_tensor *in,
                               int n_in, const eml_f32_gemm_kernel *k, eml_fast_kernel *fk)
@@ -76,13 +52,6 @@ static eml_status select_with(eml_env *env, eml_op_id op, const void *params, co
     at_plan[0].dtype = EML_DTYPE_UNDEFINED; /* as between nodes, where types are seldom declared */
     eml_fast_select_ctx sc = {op, params, 1, at_plan, n_in, 1, env};
     return eml__fast_gemm_select_with(&sc, k, fk);
-}
-
-static void release(eml_env *env, eml_fast_kernel *fk)
-{
-    if (fk->destroy)
-        fk->destroy(env, fk->state);
-    memset(fk, 0, sizeof(*fk));
 }
 
 /* Small integers: every product and partial sum is exact in float, so any summation order

@@ -5,18 +5,6 @@
 #include "graph/graph.h"
 #include "harness.h"
 
-static eml_env *test_env(eml_counting_allocator *c)
-{
-    eml_counting_allocator_init(c);
-    eml_env_options o;
-    eml_env_options_init(&o);
-    o.allocator = &c->base;
-    o.n_threads = 1;
-    eml_env *env = NULL;
-    REQUIRE(eml_env_create(&o, &env) == EML_OK);
-    return env;
-}
-
 static eml_graph *new_graph(eml_env *env, const eml_graph *parent)
 {
     eml_graph *g = NULL;
@@ -103,7 +91,7 @@ static void expect(const eml_graph *g, eml_status want, const char *text)
 EML_TEST(order_of_unsorted_nodes)
 {
     eml_counting_allocator c;
-    eml_env *env = test_env(&c);
+    eml_env *env = eml_test_counting_env(&c);
     eml_graph *g = new_graph(env, NULL);
     input(g, "x");
     initializer(g, "w");
@@ -145,7 +133,7 @@ EML_TEST(order_of_unsorted_nodes)
 EML_TEST(definitions)
 {
     eml_counting_allocator c;
-    eml_env *env = test_env(&c);
+    eml_env *env = eml_test_counting_env(&c);
     eml_graph *g = new_graph(env, NULL);
     input(g, "x");
     output(g, "y");
@@ -200,7 +188,7 @@ EML_TEST(definitions)
 EML_TEST(cycles)
 {
     eml_counting_allocator c;
-    eml_env *env = test_env(&c);
+    eml_env *env = eml_test_counting_env(&c);
     eml_graph *g = new_graph(env, NULL);
     input(g, "x");
     output(g, "y");
@@ -230,7 +218,7 @@ EML_TEST(cycles)
 EML_TEST(subgraphs)
 {
     eml_counting_allocator c;
-    eml_env *env = test_env(&c);
+    eml_env *env = eml_test_counting_env(&c);
     eml_graph *g = new_graph(env, NULL);
     input(g, "x");
     output(g, "y");
@@ -277,7 +265,7 @@ EML_TEST(subgraphs)
 EML_TEST(allocation_failures)
 {
     eml_counting_allocator c;
-    eml_env *env = test_env(&c);
+    eml_env *env = eml_test_counting_env(&c);
     eml_graph *g = new_graph(env, NULL);
     input(g, "x");
     output(g, "y");
@@ -310,7 +298,7 @@ EML_TEST(allocation_failures)
 EML_TEST(long_chain)
 {
     eml_counting_allocator c;
-    eml_env *env = test_env(&c);
+    eml_env *env = eml_test_counting_env(&c);
     eml_graph *g = new_graph(env, NULL);
     enum {
         N = 50000

@@ -317,18 +317,6 @@ EML_TEST(layout_shufflenet_unit)
 
 /* ---- real models, on the fast kernels ---- */
 
-static void read_pb(eml_env *env, const char *path, eml_tensor *t)
-{
-    size_t n = 0;
-    void *bytes = eml_test_read_file(path, &n);
-    REQUIRE(bytes);
-    eml_diag diag;
-    eml_diag_init(&diag);
-    char name[256];
-    REQUIRE_OK(eml_tensor_read_pb(env, bytes, n, t, name, sizeof(name), &diag), &diag);
-    free(bytes);
-}
-
 /* Runs the optimized graph with a pool of `threads`; the output is copied into *out. */
 static void run_model(eml_env *env, eml_graph *g, const eml_tensor *in, uint32_t threads,
                       pt_outputs *out)
@@ -375,9 +363,9 @@ static void check_model(const char *name, size_t max_transposes)
     const size_t convs = pt_count_op(g, "Conv");
     eml_tensor in, want;
     snprintf(path, sizeof(path), "%s/test_data_set_0/input_0.pb", dir);
-    read_pb(env, path, &in);
+    pt_read_pb(env, path, &in);
     snprintf(path, sizeof(path), "%s/test_data_set_0/output_0.pb", dir);
-    read_pb(env, path, &want);
+    pt_read_pb(env, path, &want);
     eml_optimize_options o;
     eml_optimize_options_init(&o);
     o.level = 2;

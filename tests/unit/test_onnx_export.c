@@ -10,18 +10,6 @@
 
 #define DATA_DIR "/usr/share/libonnx-testdata/data"
 
-static eml_env *test_env(eml_counting_allocator *c)
-{
-    eml_counting_allocator_init(c);
-    eml_env_options o;
-    eml_env_options_init(&o);
-    o.allocator = &c->base;
-    o.n_threads = 1;
-    eml_env *env = NULL;
-    REQUIRE(eml_env_create(&o, &env) == EML_OK);
-    return env;
-}
-
 static char tmp_dir[64];
 
 static const char *tmp_path(const char *name)
@@ -223,7 +211,7 @@ EML_TEST(round_trip_backend_models)
 {
     static const char *const dirs[] = {"node", "pytorch-converted", "pytorch-operator", "simple"};
     eml_counting_allocator c;
-    eml_env *env = test_env(&c);
+    eml_env *env = eml_test_counting_env(&c);
     int total = 0;
     for (size_t k = 0; k < sizeof(dirs) / sizeof(dirs[0]); k++) {
         char dir_path[256];
@@ -261,7 +249,7 @@ EML_TEST(round_trip_shared_models)
     if (!dir)
         eml_test_skip("../shared/models is absent");
     eml_counting_allocator c;
-    eml_env *env = test_env(&c);
+    eml_env *env = eml_test_counting_env(&c);
     struct dirent *e;
     while ((e = readdir(dir)) != NULL) {
         char path[1024];
@@ -386,7 +374,7 @@ static eml_graph *built_graph(eml_env *env)
 EML_TEST(round_trip_built_graph)
 {
     eml_counting_allocator c;
-    eml_env *env = test_env(&c);
+    eml_env *env = eml_test_counting_env(&c);
     eml_graph *g = built_graph(env);
     /* an empty node name is written as is and read back synthesized: name it like the reader */
     eml__free(env, g->nodes[1].name);
@@ -430,7 +418,7 @@ EML_TEST(round_trip_built_graph)
 EML_TEST(save_failures)
 {
     eml_counting_allocator c;
-    eml_env *env = test_env(&c);
+    eml_env *env = eml_test_counting_env(&c);
     eml_graph *g = built_graph(env);
     eml_diag d;
     eml_diag_init(&d);
@@ -474,7 +462,7 @@ EML_TEST(pb_backend_files)
     if (!dir)
         eml_test_skip("libonnx-testdata is not installed");
     eml_counting_allocator c;
-    eml_env *env = test_env(&c);
+    eml_env *env = eml_test_counting_env(&c);
     int read = 0, refused = 0;
     struct dirent *e;
     while ((e = readdir(dir)) != NULL) {
@@ -537,7 +525,7 @@ EML_TEST(pb_damaged)
     if (!bytes)
         eml_test_skip("libonnx-testdata is not installed");
     eml_counting_allocator c;
-    eml_env *env = test_env(&c);
+    eml_env *env = eml_test_counting_env(&c);
     eml_tensor t;
     eml_diag d;
     for (size_t len = 0; len < n; len++) {
@@ -575,7 +563,7 @@ EML_TEST(pb_damaged)
 EML_TEST(pb_limits_and_strings)
 {
     eml_counting_allocator c;
-    eml_env *env = test_env(&c);
+    eml_env *env = eml_test_counting_env(&c);
     Onnx__TensorProto tp;
     onnx__tensor_proto__init(&tp);
     int64_t dims[2] = {1ll << 40, 1ll << 30};

@@ -10,18 +10,6 @@
 
 #define NODE_DIR "/usr/share/libonnx-testdata/data/node"
 
-static eml_env *test_env(eml_counting_allocator *c)
-{
-    eml_counting_allocator_init(c);
-    eml_env_options o;
-    eml_env_options_init(&o);
-    o.allocator = &c->base;
-    o.n_threads = 1;
-    eml_env *env = NULL;
-    REQUIRE(eml_env_create(&o, &env) == EML_OK);
-    return env;
-}
-
 static char *path_join(char *buf, size_t cap, const char *a, const char *b)
 {
     snprintf(buf, cap, "%s/%s", a, b);
@@ -46,7 +34,7 @@ EML_TEST(backend_node_models)
     if (!dir)
         eml_test_skip("libonnx-testdata is not installed");
     eml_counting_allocator c;
-    eml_env *env = test_env(&c);
+    eml_env *env = eml_test_counting_env(&c);
     int loaded = 0, unsupported = 0, total = 0;
     struct dirent *e;
     while ((e = readdir(dir)) != NULL) {
@@ -97,7 +85,7 @@ EML_TEST(backend_models_public_loader)
     static const char *const tests[] = {"test_relu", "test_add", "test_conv_with_strides_padding",
                                         "test_if", "test_maxpool_2d_default"};
     eml_counting_allocator c;
-    eml_env *env = test_env(&c);
+    eml_env *env = eml_test_counting_env(&c);
     for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
         char path[512];
         snprintf(path, sizeof(path), "%s/%s/model.onnx", NODE_DIR, tests[i]);
@@ -128,7 +116,7 @@ EML_TEST(shared_models)
     if (!dir)
         eml_test_skip("../shared/models is absent");
     eml_counting_allocator c;
-    eml_env *env = test_env(&c);
+    eml_env *env = eml_test_counting_env(&c);
     int seen = 0;
     struct dirent *e;
     while ((e = readdir(dir)) != NULL) {
@@ -190,7 +178,7 @@ EML_TEST(truncated_files)
     size_t n;
     uint8_t *bytes = damage_sample(&n);
     eml_counting_allocator c;
-    eml_env *env = test_env(&c);
+    eml_env *env = eml_test_counting_env(&c);
     int wire_errors = 0;
     for (size_t len = 0; len < n; len++) {
         uint8_t *copy = malloc(len ? len : 1); /* exact size: ASan sees any overread */
@@ -220,7 +208,7 @@ EML_TEST(bit_flipped_files)
     size_t n;
     uint8_t *bytes = damage_sample(&n);
     eml_counting_allocator c;
-    eml_env *env = test_env(&c);
+    eml_env *env = eml_test_counting_env(&c);
     int ok = 0, errors = 0;
     uint8_t *copy = malloc(n);
     for (int trial = 0; trial < 3000; trial++) {
@@ -263,7 +251,7 @@ EML_TEST(wrong_magic)
         {"", 0, "empty file"},
     };
     eml_counting_allocator c;
-    eml_env *env = test_env(&c);
+    eml_env *env = eml_test_counting_env(&c);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         eml_graph *g = NULL;
         eml_diag d;
@@ -398,7 +386,7 @@ EML_TEST(external_data)
     const int64_t dims[] = {2, 3};
 
     eml_counting_allocator c;
-    eml_env *env = test_env(&c);
+    eml_env *env = eml_test_counting_env(&c);
     eml_graph *g = NULL;
     eml_diag d;
     CHECK_STATUS(load_external(env, dir, "data/w.bin", "16", "24", dims, 2, &g, &d), EML_OK);
@@ -528,7 +516,7 @@ EML_TEST(fuzz_seeds)
         {"empty.pb", EML_ECORRUPT},
     };
     eml_counting_allocator c;
-    eml_env *env = test_env(&c);
+    eml_env *env = eml_test_counting_env(&c);
     for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++) {
         size_t n = 0;
         void *bytes = read_seed("onnx_load", models[i].name, &n);
@@ -578,7 +566,7 @@ EML_TEST(allocation_failures_public)
         if (!bytes)
             eml_test_skip("EML_SOURCE_DIR is not set");
         eml_counting_allocator c;
-        eml_env *env = test_env(&c);
+        eml_env *env = eml_test_counting_env(&c);
         eml_graph *g = NULL;
         eml_diag d;
         eml_diag_init(&d);
@@ -611,7 +599,7 @@ EML_TEST(allocation_failures_public)
     char path[600];
     snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/onnx_load/conv_relu.onnx", src);
     eml_counting_allocator c;
-    eml_env *env = test_env(&c);
+    eml_env *env = eml_test_counting_env(&c);
     bool done = false;
     for (uint64_t k = 1; k < 5000 && !done; k++) {
         uint64_t live = c.live_count;

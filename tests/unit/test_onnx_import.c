@@ -222,18 +222,6 @@ static Onnx__ModelProto *relu_model(void)
 
 /* ---- loading ---- */
 
-static eml_env *test_env(eml_counting_allocator *c)
-{
-    eml_counting_allocator_init(c);
-    eml_env_options o;
-    eml_env_options_init(&o);
-    o.allocator = &c->base;
-    o.n_threads = 1;
-    eml_env *env = NULL;
-    REQUIRE(eml_env_create(&o, &env) == EML_OK);
-    return env;
-}
-
 static eml_status load_msg(eml_env *env, const Onnx__ModelProto *m, uint32_t flags, eml_graph **g,
                            eml_diag *d)
 {
@@ -247,7 +235,7 @@ static eml_status load_msg(eml_env *env, const Onnx__ModelProto *m, uint32_t fla
 static void expect_error(const Onnx__ModelProto *m, uint32_t flags, eml_status st, const char *text)
 {
     eml_counting_allocator c;
-    eml_env *env = test_env(&c);
+    eml_env *env = eml_test_counting_env(&c);
     uint64_t live = c.live_count;
     eml_graph *g = NULL;
     eml_diag d;
@@ -273,7 +261,7 @@ static bool has_prepare(const char *op)
 EML_TEST(relu_structure)
 {
     eml_counting_allocator c;
-    eml_env *env = test_env(&c);
+    eml_env *env = eml_test_counting_env(&c);
     eml_graph *g = NULL;
     eml_diag d;
     REQUIRE_OKD(load_msg(env, relu_model(), EML_ONNX_LOAD_SKIP_PREPARE, &g, &d), d);
@@ -299,7 +287,7 @@ EML_TEST(relu_structure)
 EML_TEST(relu_public_api)
 {
     eml_counting_allocator c;
-    eml_env *env = test_env(&c);
+    eml_env *env = eml_test_counting_env(&c);
     size_t n;
     uint8_t *bytes = t_pack(&relu_model()->base, &n);
     eml_graph *g = NULL;
@@ -336,7 +324,7 @@ EML_TEST(dynamic_dims_and_defaults)
     t_node(gp, "Mul", "", "t,s", "y");
     t_node(gp, "Identity", "", "y", "z");
     eml_counting_allocator c;
-    eml_env *env = test_env(&c);
+    eml_env *env = eml_test_counting_env(&c);
     eml_graph *g = NULL;
     eml_diag d;
     REQUIRE_OKD(load_msg(env, t_model(gp, 14), EML_ONNX_LOAD_SKIP_PREPARE, &g, &d), d);
@@ -405,7 +393,7 @@ EML_TEST(typed_initializers)
         t_output(gp, t_vi(ts_[i]->name, 0, -1, NULL, NULL));
     }
     eml_counting_allocator c;
-    eml_env *env = test_env(&c);
+    eml_env *env = eml_test_counting_env(&c);
     eml_graph *g = NULL;
     eml_diag d;
     REQUIRE_OKD(load_msg(env, t_model(gp, 13), 0, &g, &d), d);
@@ -462,7 +450,7 @@ EML_TEST(absurd_dims)
         t_init(gp, t_tensor("w", 1, ranks[i], cases[i], v, sizeof(v)));
         t_output(gp, t_vi("w", 0, -1, NULL, NULL));
         eml_counting_allocator c;
-        eml_env *env = test_env(&c);
+        eml_env *env = eml_test_counting_env(&c);
         eml_graph *g = NULL;
         eml_diag d;
         CHECK_STATUS(load_msg(env, t_model(gp, 13), 0, &g, &d), want[i]);
@@ -634,7 +622,7 @@ static Onnx__ModelProto *if_model(void)
 EML_TEST(subgraph_outer_values)
 {
     eml_counting_allocator c;
-    eml_env *env = test_env(&c);
+    eml_env *env = eml_test_counting_env(&c);
     eml_graph *g = NULL;
     eml_diag d;
     REQUIRE_OKD(load_msg(env, if_model(), EML_ONNX_LOAD_SKIP_PREPARE, &g, &d), d);
@@ -675,7 +663,7 @@ EML_TEST(allocation_failures)
     int successes = 0;
     for (uint64_t k = 1; k < 2000 && !successes; k++) {
         eml_counting_allocator c;
-        eml_env *env = test_env(&c);
+        eml_env *env = eml_test_counting_env(&c);
         uint64_t live = c.live_count;
         c.fail_at = c.alloc_count + k;
         eml_graph *g = NULL;

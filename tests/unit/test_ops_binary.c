@@ -1,110 +1,51 @@
 /* Unit tests of the elementwise family: binary ops, PRelu, Max/Min/Mean/Sum, Where and Expand,
  * run through their prepare, infer and reference kernel on small hand-made tensors. */
-#include <math.h>
-#include <string.h>
-
-#include "graph/graph.h"
-#include "harness.h"
 #include "kernels/ref/binary.h"
+#include "op_test_util.h"
 
-/* ---- fixture: one node, its params, and a prepare → infer → kernel run ---- */
+/* ---- one node, its params, and a prepare → infer → kernel run (op_test_util.h) ---- */
 
-typedef struct fixture {
-    eml_env *env;
-    eml_graph *g;
-    eml_node *node;
-    _Alignas(64) unsigned char params[EML_PARAMS_MAX];
-    eml_diag diag;
-    eml_op_id op;
-    int32_t opset;
-    eml_prepare_fn prepare;
-    eml_infer_fn infer;
-    eml_kernel_fn kernel;
-} fixture;
-
-static void fx_init(fixture *f, const char *op, int32_t opset, int32_t n_inputs, int32_t n_attrs)
+static void fx_init(op_case *f, const char *op, int32_t opset, int32_t n_inputs)
 {
-    memset(f, 0, sizeof(*f));
-    REQUIRE(eml_env_create(NULL, &f->env) == EML_OK);
-    REQUIRE(eml__graph_create(f->env, NULL, &f->g) == EML_OK);
-    REQUIRE(eml__graph_add_node(f->g, "n0", op, "", n_inputs, 1, n_attrs, &f->node) == EML_OK);
-    f->op = eml__op_find("", op);
-    REQUIRE(f->op != EML_OP_UNKNOWN);
-    f->opset = opset;
-    eml_diag_init(&f->diag);
+    op_begin(f, op, opset, n_inputs, 1);
     /* called directly, not through the op table, so that the linker keeps them */
     if (strcmp(op, "Max") == 0 || strcmp(op, "Min") == 0 || strcmp(op, "Sum") == 0 ||
         strcmp(op, "Mean") == 0) {
-        f->prepare = eml__variadic_prepare;
-        f->infer = eml__variadic_infer;
-        f->kernel = eml__ref_variadic;
+        f->fns.prepare = eml__variadic_prepare;
+        f->fns.infer = eml__variadic_infer;
+        f->fns.kernel = eml__ref_variadic;
     } else if (strcmp(op, "Where") == 0) {
-        f->prepare = eml__where_prepare;
-        f->infer = eml__where_infer;
-        f->kernel = eml__ref_where;
+        f->fns.prepare = eml__where_prepare;
+        f->fns.infer = eml__where_infer;
+        f->fns.kernel = eml__ref_where;
     } else if (strcmp(op, "Expand") == 0) {
-        f->prepare = eml__expand_prepare;
-        f->infer = eml__expand_infer;
-        f->kernel = eml__ref_expand;
+        f->fns.prepare = eml__expand_prepare;
+        f->fns.infer = eml__expand_infer;
+        f->fns.kernel = eml__ref_expand;
     } else {
-        f->prepare = eml__binary_prepare;
-        f->infer = eml__binary_infer;
-        f->kernel = eml__ref_binary;
+        f->fns.prepare = eml__binary_prepare;
+        f->fns.infer = eml__binary_infer;
+        f->fns.kernel = eml__ref_binary;
     }
 }
 
-static void fx_attr_int(fixture *f, int32_t index, const char *name, int64_t value)
+/* op_infer; *out is a copy of the inferred output. */
+static eml_status fx_infer(op_case *f, const eml_tensor *in, int32_t n_in, eml_tensor *out)
 {
-    eml_attr *a = &f->node->attrs[index];
-    a->name = eml__strdup(f->env, name);
-    a->type = EML_ATTR_INT;
-    a->i = value;
+    eml_status st = op_infer(f, in, n_in);
+    *out = f->out[0];
+    return st;
 }
 
-static void fx_deinit(fixture *f)
-{
-    eml_graph_destroy(f->g);
-    eml_env_destroy(f->env);
-}
-
-static eml_status fx_prepare(fixture *f)
-{
-    memset(f->params, 0, sizeof(f->params));
-    eml_prepare_ctx pc = {f->node, f->op, f->opset, f->params, &f->diag};
-    return f->prepare(&pc);
-}
-
-static eml_status fx_infer(fixture *f, const eml_tensor *in, int32_t n_in, eml_tensor *out)
-{
-    memset(out, 0, sizeof(*out));
-    eml_infer_ctx ic = {.params = f->params, .op = f->op, .opset = f->opset, .node_name = "n0",
-                        .inputs = in, .n_inputs = n_in, .outputs = out, .n_outputs = 1,
-                        .diag = &f->diag};
-    return f->infer(&ic);
-}
-
-/* prepare + infer + kernel; out->data is malloc'd on success (the caller frees it) */
-static eml_status fx_run(fixture *f, const eml_tensor *in, int32_t n_in, eml_tensor *out,
+/* op_run; on success out->data is the caller's to free. */
+static eml_status fx_run(op_case *f, const eml_tensor *in, int32_t n_in, eml_tensor *out,
                          eml_pool *pool)
 {
-    eml_status st = fx_prepare(f);
+    eml_status st = op_run(f, in, n_in, pool);
+    *out = f->out[0];
     if (st == EML_OK)
-        st = fx_infer(f, in, n_in, out);
-    if (st != EML_OK)
-        return st;
-    out->data = calloc(1, eml_tensor_bytes(out) + 1);
-    REQUIRE(out->data);
-    eml_kernel_ctx kc = {.params = f->params, .inputs = in, .n_inputs = n_in, .outputs = out,
-                         .n_outputs = 1, .pool = pool, .diag = &f->diag};
-    return f->kernel(&kc);
-}
-
-static eml_tensor tensor(eml_dtype dt, void *data, int rank, const int64_t *dims)
-{
-    eml_tensor t = {.dtype = dt, .rank = rank, .data = data};
-    for (int d = 0; d < rank; d++)
-        t.dims[d] = dims[d];
-    return t;
+        f->out[0].data = NULL; /* taken by the caller */
+    return st;
 }
 
 static bool same_shape(const eml_tensor *t, int rank, const int64_t *dims)
@@ -121,11 +62,11 @@ static bool same_shape(const eml_tensor *t, int rank, const int64_t *dims)
 /* Runs a two-input op and returns its output (data malloc'd); fails the case on error. */
 static eml_tensor run2(const char *op, int32_t opset, eml_tensor a, eml_tensor b)
 {
-    fixture f;
-    fx_init(&f, op, opset, 2, 0);
+    op_case f;
+    fx_init(&f, op, opset, 2);
     eml_tensor in[2] = {a, b}, out;
     REQUIRE_OK(fx_run(&f, in, 2, &out, NULL), &f.diag);
-    fx_deinit(&f);
+    op_end(&f);
     return out;
 }
 
@@ -136,8 +77,8 @@ EML_TEST(add_f32_broadcast_last_dim)
     float a[2 * 3], b[3] = {10, 20, 30};
     for (int i = 0; i < 6; i++)
         a[i] = (float)i;
-    eml_tensor out = run2("Add", 14, tensor(EML_DTYPE_F32, a, 2, (int64_t[]){2, 3}),
-                          tensor(EML_DTYPE_F32, b, 1, (int64_t[]){3}));
+    eml_tensor out = run2("Add", 14, tens(EML_DTYPE_F32, a, 2, (int64_t[]){2, 3}),
+                          tens(EML_DTYPE_F32, b, 1, (int64_t[]){3}));
     CHECK(out.dtype == EML_DTYPE_F32 && same_shape(&out, 2, (int64_t[]){2, 3}));
     const float *y = out.data;
     for (int i = 0; i < 6; i++)
@@ -176,9 +117,9 @@ EML_TEST(broadcast_random_shapes_match_naive)
             a[i] = (int32_t)(eml_test_rand() % 1000);
         for (int64_t i = 0; i < nb; i++)
             b[i] = (int32_t)(eml_test_rand() % 1000);
-        fixture f;
-        fx_init(&f, "Sub", 14, 2, 0);
-        eml_tensor in[2] = {tensor(EML_DTYPE_I32, a, ra, ad), tensor(EML_DTYPE_I32, b, rb, bd)};
+        op_case f;
+        fx_init(&f, "Sub", 14, 2);
+        eml_tensor in[2] = {tens(EML_DTYPE_I32, a, ra, ad), tens(EML_DTYPE_I32, b, rb, bd)};
         eml_tensor out;
         REQUIRE_OK(fx_run(&f, in, 2, &out, env->pool), &f.diag);
         REQUIRE(same_shape(&out, rank, od));
@@ -208,7 +149,7 @@ EML_TEST(broadcast_random_shapes_match_naive)
         free(out.data);
         free(a);
         free(b);
-        fx_deinit(&f);
+        op_end(&f);
     }
     eml_env_destroy(env);
 }
@@ -216,14 +157,14 @@ EML_TEST(broadcast_random_shapes_match_naive)
 EML_TEST(integer_division_truncates_and_by_zero_is_zero)
 {
     int32_t a[5] = {7, -7, 7, INT32_MIN, 5}, b[5] = {2, 2, 0, -1, -3};
-    eml_tensor out = run2("Div", 14, tensor(EML_DTYPE_I32, a, 1, (int64_t[]){5}),
-                          tensor(EML_DTYPE_I32, b, 1, (int64_t[]){5}));
+    eml_tensor out = run2("Div", 14, tens(EML_DTYPE_I32, a, 1, (int64_t[]){5}),
+                          tens(EML_DTYPE_I32, b, 1, (int64_t[]){5}));
     const int32_t *y = out.data;
     CHECK(y[0] == 3 && y[1] == -3 && y[2] == 0 && y[3] == INT32_MIN && y[4] == -1);
     free(out.data);
     int64_t c[2] = {INT64_MIN, 9}, d[2] = {-1, 0};
-    out = run2("Div", 14, tensor(EML_DTYPE_I64, c, 1, (int64_t[]){2}),
-               tensor(EML_DTYPE_I64, d, 1, (int64_t[]){2}));
+    out = run2("Div", 14, tens(EML_DTYPE_I64, c, 1, (int64_t[]){2}),
+               tens(EML_DTYPE_I64, d, 1, (int64_t[]){2}));
     CHECK(((int64_t *)out.data)[0] == INT64_MIN && ((int64_t *)out.data)[1] == 0);
     free(out.data);
 }
@@ -231,13 +172,13 @@ EML_TEST(integer_division_truncates_and_by_zero_is_zero)
 EML_TEST(integer_add_mul_wrap)
 {
     int64_t a[2] = {INT64_MAX, INT64_MIN}, b[2] = {1, -1};
-    eml_tensor out = run2("Add", 14, tensor(EML_DTYPE_I64, a, 1, (int64_t[]){2}),
-                          tensor(EML_DTYPE_I64, b, 1, (int64_t[]){2}));
+    eml_tensor out = run2("Add", 14, tens(EML_DTYPE_I64, a, 1, (int64_t[]){2}),
+                          tens(EML_DTYPE_I64, b, 1, (int64_t[]){2}));
     CHECK(((int64_t *)out.data)[0] == INT64_MIN && ((int64_t *)out.data)[1] == INT64_MAX);
     free(out.data);
     uint8_t c[2] = {200, 3}, d[2] = {2, 5};
-    out = run2("Mul", 14, tensor(EML_DTYPE_U8, c, 1, (int64_t[]){2}),
-               tensor(EML_DTYPE_U8, d, 1, (int64_t[]){2}));
+    out = run2("Mul", 14, tens(EML_DTYPE_U8, c, 1, (int64_t[]){2}),
+               tens(EML_DTYPE_U8, d, 1, (int64_t[]){2}));
     CHECK(((uint8_t *)out.data)[0] == 144 && ((uint8_t *)out.data)[1] == 15);
     free(out.data);
 }
@@ -246,8 +187,8 @@ EML_TEST(float16_add_rounds_through_float)
 {
     uint16_t a[2] = {eml_f32_to_f16(1.5f), eml_f32_to_f16(-2.0f)};
     uint16_t b[2] = {eml_f32_to_f16(0.25f), eml_f32_to_f16(0.5f)};
-    eml_tensor out = run2("Add", 14, tensor(EML_DTYPE_F16, a, 1, (int64_t[]){2}),
-                          tensor(EML_DTYPE_F16, b, 1, (int64_t[]){2}));
+    eml_tensor out = run2("Add", 14, tens(EML_DTYPE_F16, a, 1, (int64_t[]){2}),
+                          tens(EML_DTYPE_F16, b, 1, (int64_t[]){2}));
     CHECK(eml_f16_to_f32(((uint16_t *)out.data)[0]) == 1.75f);
     CHECK(eml_f16_to_f32(((uint16_t *)out.data)[1]) == -1.5f);
     free(out.data);
@@ -257,53 +198,53 @@ EML_TEST(float16_add_rounds_through_float)
 EML_TEST(mod_sign_of_divisor_and_fmod)
 {
     int32_t a[6] = {-4, 7, 5, 4, -7, 8}, b[6] = {2, -3, 8, -2, 3, 5};
-    eml_tensor out = run2("Mod", 13, tensor(EML_DTYPE_I32, a, 1, (int64_t[]){6}),
-                          tensor(EML_DTYPE_I32, b, 1, (int64_t[]){6}));
+    eml_tensor out = run2("Mod", 13, tens(EML_DTYPE_I32, a, 1, (int64_t[]){6}),
+                          tens(EML_DTYPE_I32, b, 1, (int64_t[]){6}));
     const int32_t want[6] = {0, -2, 5, 0, 2, 3};
     CHECK(memcmp(out.data, want, sizeof(want)) == 0);
     free(out.data);
 
-    fixture f;
-    fx_init(&f, "Mod", 13, 2, 1);
-    fx_attr_int(&f, 0, "fmod", 1);
+    op_case f;
+    fx_init(&f, "Mod", 13, 2);
+    attr_int(&f, "fmod", 1);
     int64_t c[7] = {-4, 7, 5, 4, -7, 8, INT64_MIN}, d[7] = {2, -3, 8, -2, 3, 5, -1};
-    eml_tensor in[2] = {tensor(EML_DTYPE_I64, c, 1, (int64_t[]){7}),
-                        tensor(EML_DTYPE_I64, d, 1, (int64_t[]){7})};
+    eml_tensor in[2] = {tens(EML_DTYPE_I64, c, 1, (int64_t[]){7}),
+                        tens(EML_DTYPE_I64, d, 1, (int64_t[]){7})};
     REQUIRE_OK(fx_run(&f, in, 2, &out, NULL), &f.diag);
     const int64_t want_f[7] = {0, 1, 5, 0, -1, 3, 0};
     CHECK(memcmp(out.data, want_f, sizeof(want_f)) == 0);
     free(out.data);
     float x[3] = {-4.3f, 7.2f, 1.0f}, y[3] = {2.1f, -3.4f, 0.0f};
-    in[0] = tensor(EML_DTYPE_F32, x, 1, (int64_t[]){3});
-    in[1] = tensor(EML_DTYPE_F32, y, 1, (int64_t[]){3});
+    in[0] = tens(EML_DTYPE_F32, x, 1, (int64_t[]){3});
+    in[1] = tens(EML_DTYPE_F32, y, 1, (int64_t[]){3});
     REQUIRE_OK(fx_run(&f, in, 2, &out, NULL), &f.diag);
     const float *z = out.data;
     CHECK(fabsf(z[0] - -0.1f) < 1e-5f && fabsf(z[1] - 0.4f) < 1e-5f && isnan(z[2]));
     free(out.data);
-    fx_deinit(&f);
+    op_end(&f);
 
     uint8_t e[2] = {7, 7}, g[2] = {0, 3};
-    out = run2("Mod", 13, tensor(EML_DTYPE_U8, e, 1, (int64_t[]){2}),
-               tensor(EML_DTYPE_U8, g, 1, (int64_t[]){2}));
+    out = run2("Mod", 13, tens(EML_DTYPE_U8, e, 1, (int64_t[]){2}),
+               tens(EML_DTYPE_U8, g, 1, (int64_t[]){2}));
     CHECK(((uint8_t *)out.data)[0] == 0 && ((uint8_t *)out.data)[1] == 1);
     free(out.data);
 }
 
 EML_TEST(mod_bad_fmod_refused)
 {
-    fixture f;
-    fx_init(&f, "Mod", 13, 2, 1);
-    fx_attr_int(&f, 0, "fmod", 2);
-    CHECK_STATUS(fx_prepare(&f), EML_EGRAPH);
-    fx_deinit(&f);
+    op_case f;
+    fx_init(&f, "Mod", 13, 2);
+    attr_int(&f, "fmod", 2);
+    CHECK_STATUS(op_prepare(&f), EML_EGRAPH);
+    op_end(&f);
 }
 
 EML_TEST(pow_mixed_types)
 {
     int32_t base[3] = {1, 2, 3};
     float ef[3] = {4.0f, 5.0f, 6.0f};
-    eml_tensor out = run2("Pow", 15, tensor(EML_DTYPE_I32, base, 1, (int64_t[]){3}),
-                          tensor(EML_DTYPE_F32, ef, 1, (int64_t[]){3}));
+    eml_tensor out = run2("Pow", 15, tens(EML_DTYPE_I32, base, 1, (int64_t[]){3}),
+                          tens(EML_DTYPE_F32, ef, 1, (int64_t[]){3}));
     CHECK(out.dtype == EML_DTYPE_I32);
     CHECK(((int32_t *)out.data)[0] == 1 && ((int32_t *)out.data)[1] == 32 &&
           ((int32_t *)out.data)[2] == 729);
@@ -311,16 +252,16 @@ EML_TEST(pow_mixed_types)
 
     float fb[3] = {2.0f, -2.0f, 4.0f};
     int64_t ei[3] = {10, 3, -1};
-    out = run2("Pow", 15, tensor(EML_DTYPE_F32, fb, 1, (int64_t[]){3}),
-               tensor(EML_DTYPE_I64, ei, 1, (int64_t[]){3}));
+    out = run2("Pow", 15, tens(EML_DTYPE_F32, fb, 1, (int64_t[]){3}),
+               tens(EML_DTYPE_I64, ei, 1, (int64_t[]){3}));
     CHECK(out.dtype == EML_DTYPE_F32);
     CHECK(((float *)out.data)[0] == 1024.0f && ((float *)out.data)[1] == -8.0f &&
           ((float *)out.data)[2] == 0.25f);
     free(out.data);
 
     int64_t ib[4] = {3, -1, 2, 2}, ie[4] = {40, -3, -2, 64};
-    out = run2("Pow", 15, tensor(EML_DTYPE_I64, ib, 1, (int64_t[]){4}),
-               tensor(EML_DTYPE_I64, ie, 1, (int64_t[]){4}));
+    out = run2("Pow", 15, tens(EML_DTYPE_I64, ib, 1, (int64_t[]){4}),
+               tens(EML_DTYPE_I64, ie, 1, (int64_t[]){4}));
     const int64_t *y = out.data;
     CHECK(y[0] == (int64_t)12157665459056928801ULL && y[1] == -1 && y[2] == 0 && y[3] == 0);
     free(out.data);
@@ -328,24 +269,24 @@ EML_TEST(pow_mixed_types)
     /* a float exponent whose result leaves int32's range saturates instead of being undefined */
     int32_t big[1] = {10};
     float e20[1] = {20.0f};
-    out = run2("Pow", 15, tensor(EML_DTYPE_I32, big, 1, (int64_t[]){1}),
-               tensor(EML_DTYPE_F32, e20, 1, (int64_t[]){1}));
+    out = run2("Pow", 15, tens(EML_DTYPE_I32, big, 1, (int64_t[]){1}),
+               tens(EML_DTYPE_F32, e20, 1, (int64_t[]){1}));
     CHECK(((int32_t *)out.data)[0] == INT32_MAX);
     free(out.data);
 }
 
 EML_TEST(pow_bool_or_uint8_base_refused)
 {
-    fixture f;
-    fx_init(&f, "Pow", 15, 2, 0);
-    REQUIRE_OK(fx_prepare(&f), &f.diag);
-    eml_tensor in[2] = {tensor(EML_DTYPE_U8, NULL, 1, (int64_t[]){3}),
-                        tensor(EML_DTYPE_F32, NULL, 1, (int64_t[]){3})}, out;
+    op_case f;
+    fx_init(&f, "Pow", 15, 2);
+    REQUIRE_OK(op_prepare(&f), &f.diag);
+    eml_tensor in[2] = {tens(EML_DTYPE_U8, NULL, 1, (int64_t[]){3}),
+                        tens(EML_DTYPE_F32, NULL, 1, (int64_t[]){3})}, out;
     CHECK_STATUS(fx_infer(&f, in, 2, &out), EML_EUNSUPPORTED);
     in[0].dtype = EML_DTYPE_F32;
     in[1].dtype = EML_DTYPE_BOOL;
     CHECK_STATUS(fx_infer(&f, in, 2, &out), EML_EUNSUPPORTED);
-    fx_deinit(&f);
+    op_end(&f);
 }
 
 /* ---- comparison and logic ---- */
@@ -357,15 +298,15 @@ EML_TEST(comparisons_give_bool)
     const uint8_t want[5][4] = {{0, 0, 1, 0}, {0, 1, 1, 0}, {1, 0, 0, 0}, {1, 1, 0, 0},
                                 {0, 1, 0, 0}};
     for (int k = 0; k < 5; k++) {
-        eml_tensor out = run2(ops[k], 16, tensor(EML_DTYPE_F32, a, 1, (int64_t[]){4}),
-                              tensor(EML_DTYPE_F32, b, 0, NULL));
+        eml_tensor out = run2(ops[k], 16, tens(EML_DTYPE_F32, a, 1, (int64_t[]){4}),
+                              tens(EML_DTYPE_F32, b, 0, NULL));
         CHECK(out.dtype == EML_DTYPE_BOOL && same_shape(&out, 1, (int64_t[]){4}));
         CHECK(memcmp(out.data, want[k], 4) == 0);
         free(out.data);
     }
     uint8_t p[2] = {1, 0}, q[2] = {1, 0};
-    eml_tensor out = run2("Equal", 13, tensor(EML_DTYPE_BOOL, p, 1, (int64_t[]){2}),
-                          tensor(EML_DTYPE_BOOL, q, 1, (int64_t[]){2}));
+    eml_tensor out = run2("Equal", 13, tens(EML_DTYPE_BOOL, p, 1, (int64_t[]){2}),
+                          tens(EML_DTYPE_BOOL, q, 1, (int64_t[]){2}));
     CHECK(((uint8_t *)out.data)[0] == 1 && ((uint8_t *)out.data)[1] == 1);
     free(out.data);
 }
@@ -377,8 +318,8 @@ EML_TEST(logic_ops_and_bool_bytes_other_than_one)
     const char *ops[3] = {"And", "Or", "Xor"};
     const uint8_t want[3][4] = {{0, 0, 0, 1}, {0, 1, 1, 1}, {0, 1, 1, 0}};
     for (int k = 0; k < 3; k++) {
-        eml_tensor out = run2(ops[k], 7, tensor(EML_DTYPE_BOOL, a, 1, (int64_t[]){4}),
-                              tensor(EML_DTYPE_BOOL, b, 1, (int64_t[]){4}));
+        eml_tensor out = run2(ops[k], 7, tens(EML_DTYPE_BOOL, a, 1, (int64_t[]){4}),
+                              tens(EML_DTYPE_BOOL, b, 1, (int64_t[]){4}));
         CHECK(memcmp(out.data, want[k], 4) == 0);
         free(out.data);
     }
@@ -386,23 +327,23 @@ EML_TEST(logic_ops_and_bool_bytes_other_than_one)
 
 EML_TEST(wrong_types_refused)
 {
-    fixture f;
-    fx_init(&f, "And", 7, 2, 0);
-    REQUIRE_OK(fx_prepare(&f), &f.diag);
-    eml_tensor in[2] = {tensor(EML_DTYPE_F32, NULL, 1, (int64_t[]){3}),
-                        tensor(EML_DTYPE_F32, NULL, 1, (int64_t[]){3})}, out;
+    op_case f;
+    fx_init(&f, "And", 7, 2);
+    REQUIRE_OK(op_prepare(&f), &f.diag);
+    eml_tensor in[2] = {tens(EML_DTYPE_F32, NULL, 1, (int64_t[]){3}),
+                        tens(EML_DTYPE_F32, NULL, 1, (int64_t[]){3})}, out;
     CHECK_STATUS(fx_infer(&f, in, 2, &out), EML_EUNSUPPORTED);
     CHECK(strstr(f.diag.message, "unsupported: And") != NULL);
-    fx_deinit(&f);
+    op_end(&f);
 
-    fx_init(&f, "Add", 14, 2, 0);
-    REQUIRE_OK(fx_prepare(&f), &f.diag);
+    fx_init(&f, "Add", 14, 2);
+    REQUIRE_OK(op_prepare(&f), &f.diag);
     in[1].dtype = EML_DTYPE_F64;
     CHECK_STATUS(fx_infer(&f, in, 2, &out), EML_ETYPE);
     in[1].dtype = EML_DTYPE_F32;
     in[1].dims[0] = 4;
     CHECK_STATUS(fx_infer(&f, in, 2, &out), EML_ESHAPE);
-    fx_deinit(&f);
+    op_end(&f);
 }
 
 /* ---- opset < 7 broadcasting ---- */
@@ -410,79 +351,79 @@ EML_TEST(wrong_types_refused)
 EML_TEST(legacy_broadcast_with_axis)
 {
     double a[6] = {1, 2, 3, 4, 5, 6}, b[2] = {10, 20};
-    fixture f;
-    fx_init(&f, "Add", 6, 2, 2);
-    fx_attr_int(&f, 0, "broadcast", 1);
-    fx_attr_int(&f, 1, "axis", 0);
-    eml_tensor in[2] = {tensor(EML_DTYPE_F64, a, 2, (int64_t[]){2, 3}),
-                        tensor(EML_DTYPE_F64, b, 1, (int64_t[]){2})}, out;
+    op_case f;
+    fx_init(&f, "Add", 6, 2);
+    attr_int(&f, "broadcast", 1);
+    attr_int(&f, "axis", 0);
+    eml_tensor in[2] = {tens(EML_DTYPE_F64, a, 2, (int64_t[]){2, 3}),
+                        tens(EML_DTYPE_F64, b, 1, (int64_t[]){2})}, out;
     REQUIRE_OK(fx_run(&f, in, 2, &out, NULL), &f.diag);
     CHECK(same_shape(&out, 2, (int64_t[]){2, 3}));
     const double want[6] = {11, 12, 13, 24, 25, 26};
     CHECK(memcmp(out.data, want, sizeof(want)) == 0);
     free(out.data);
     /* B may not be larger than A once broadcast=1 */
-    in[0] = tensor(EML_DTYPE_F64, b, 1, (int64_t[]){2});
-    in[1] = tensor(EML_DTYPE_F64, a, 2, (int64_t[]){2, 3});
+    in[0] = tens(EML_DTYPE_F64, b, 1, (int64_t[]){2});
+    in[1] = tens(EML_DTYPE_F64, a, 2, (int64_t[]){2, 3});
     CHECK_STATUS(fx_infer(&f, in, 2, &out), EML_ESHAPE);
-    fx_deinit(&f);
+    op_end(&f);
 }
 
 EML_TEST(legacy_attributes_checked)
 {
-    fixture f;
-    fx_init(&f, "Mul", 6, 2, 1);
-    fx_attr_int(&f, 0, "broadcast", 3);
-    CHECK_STATUS(fx_prepare(&f), EML_EGRAPH);
-    fx_deinit(&f);
-    fx_init(&f, "Mul", 7, 2, 1);
-    fx_attr_int(&f, 0, "broadcast", 1);
-    CHECK_STATUS(fx_prepare(&f), EML_EUNSUPPORTED);
-    fx_deinit(&f);
+    op_case f;
+    fx_init(&f, "Mul", 6, 2);
+    attr_int(&f, "broadcast", 3);
+    CHECK_STATUS(op_prepare(&f), EML_EGRAPH);
+    op_end(&f);
+    fx_init(&f, "Mul", 7, 2);
+    attr_int(&f, "broadcast", 1);
+    CHECK_STATUS(op_prepare(&f), EML_EUNSUPPORTED);
+    op_end(&f);
 }
 
 EML_TEST(prelu_channel_legacy_and_numpy)
 {
     /* x [1,2,2], slope [2]: per channel (dim 1) before opset 7, per last dim since */
     float x[4] = {-1, -2, -3, 4}, s[2] = {0.5f, 0.25f};
-    eml_tensor out = run2("PRelu", 6, tensor(EML_DTYPE_F32, x, 3, (int64_t[]){1, 2, 2}),
-                          tensor(EML_DTYPE_F32, s, 1, (int64_t[]){2}));
+    eml_tensor out = run2("PRelu", 6, tens(EML_DTYPE_F32, x, 3, (int64_t[]){1, 2, 2}),
+                          tens(EML_DTYPE_F32, s, 1, (int64_t[]){2}));
     const float want6[4] = {-0.5f, -1.0f, -0.75f, 4};
     CHECK(memcmp(out.data, want6, sizeof(want6)) == 0);
     free(out.data);
-    out = run2("PRelu", 16, tensor(EML_DTYPE_F32, x, 3, (int64_t[]){1, 2, 2}),
-               tensor(EML_DTYPE_F32, s, 1, (int64_t[]){2}));
+    out = run2("PRelu", 16, tens(EML_DTYPE_F32, x, 3, (int64_t[]){1, 2, 2}),
+               tens(EML_DTYPE_F32, s, 1, (int64_t[]){2}));
     const float want16[4] = {-0.5f, -0.5f, -1.5f, 4};
     CHECK(memcmp(out.data, want16, sizeof(want16)) == 0);
     free(out.data);
 
-    fixture f;
-    fx_init(&f, "PRelu", 16, 2, 0);
-    REQUIRE_OK(fx_prepare(&f), &f.diag);
-    eml_tensor in[2] = {tensor(EML_DTYPE_F32, x, 1, (int64_t[]){1}),
-                        tensor(EML_DTYPE_F32, s, 1, (int64_t[]){2})};
+    op_case f;
+    fx_init(&f, "PRelu", 16, 2);
+    REQUIRE_OK(op_prepare(&f), &f.diag);
+    eml_tensor in[2] = {tens(EML_DTYPE_F32, x, 1, (int64_t[]){1}),
+                        tens(EML_DTYPE_F32, s, 1, (int64_t[]){2})};
     CHECK_STATUS(fx_infer(&f, in, 2, &out), EML_ESHAPE); /* slope may not grow X */
-    fx_deinit(&f);
+    op_end(&f);
 }
 
 /* ---- Max, Min, Sum, Mean ---- */
 
 static eml_tensor run_n(const char *op, int32_t opset, eml_tensor *in, int32_t n)
 {
-    fixture f;
-    fx_init(&f, op, opset, n, 0);
+    op_case f;
+    fx_init(&f, op, opset, n);
     eml_tensor out;
     REQUIRE_OK(fx_run(&f, in, n, &out, NULL), &f.diag);
-    fx_deinit(&f);
+    op_end(&f);
     return out;
 }
 
 EML_TEST(variadic_fold_with_broadcast)
 {
     float a[3] = {3, 2, 1}, b[1] = {1.5f}, c[6] = {0, 5, 0, NAN, 0, 0};
-    eml_tensor in[3] = {tensor(EML_DTYPE_F32, a, 1, (int64_t[]){3}),
-                        tensor(EML_DTYPE_F32, b, 0, NULL),
-                        tensor(EML_DTYPE_F32, c, 2, (int64_t[]){2, 3})};
+    eml_tensor in[3] = {tens(EML_DTYPE_F32, a, 1, (int64_t[]){3}),
+                        tens(EML_DTYPE_F32, b, 0, NULL),
+                        tens(EML_DTYPE_F32, c, 2, (int64_t[]){2, 3})};
     eml_tensor out = run_n("Max", 13, in, 3);
     CHECK(same_shape(&out, 2, (int64_t[]){2, 3}));
     const float *y = out.data;
@@ -504,8 +445,8 @@ EML_TEST(variadic_fold_with_broadcast)
     CHECK(same_shape(&out, 1, (int64_t[]){3}) && memcmp(out.data, a, sizeof(a)) == 0);
     free(out.data);
     int16_t i1[2] = {-5, 7}, i2[2] = {3, -9};
-    eml_tensor ii[2] = {tensor(EML_DTYPE_I16, i1, 1, (int64_t[]){2}),
-                        tensor(EML_DTYPE_I16, i2, 1, (int64_t[]){2})};
+    eml_tensor ii[2] = {tens(EML_DTYPE_I16, i1, 1, (int64_t[]){2}),
+                        tens(EML_DTYPE_I16, i2, 1, (int64_t[]){2})};
     out = run_n("Max", 13, ii, 2);
     CHECK(((int16_t *)out.data)[0] == 3 && ((int16_t *)out.data)[1] == 7);
     free(out.data);
@@ -513,11 +454,11 @@ EML_TEST(variadic_fold_with_broadcast)
 
 EML_TEST(variadic_types_checked)
 {
-    fixture f;
-    fx_init(&f, "Mean", 13, 2, 0);
-    REQUIRE_OK(fx_prepare(&f), &f.diag);
-    eml_tensor in[2] = {tensor(EML_DTYPE_I32, NULL, 1, (int64_t[]){3}),
-                        tensor(EML_DTYPE_I32, NULL, 1, (int64_t[]){3})}, out;
+    op_case f;
+    fx_init(&f, "Mean", 13, 2);
+    REQUIRE_OK(op_prepare(&f), &f.diag);
+    eml_tensor in[2] = {tens(EML_DTYPE_I32, NULL, 1, (int64_t[]){3}),
+                        tens(EML_DTYPE_I32, NULL, 1, (int64_t[]){3})}, out;
     CHECK_STATUS(fx_infer(&f, in, 2, &out), EML_EUNSUPPORTED);
     in[0].dtype = in[1].dtype = EML_DTYPE_F32;
     in[1].dims[0] = 2;
@@ -525,7 +466,7 @@ EML_TEST(variadic_types_checked)
     in[1].dims[0] = 3;
     in[1].dtype = EML_DTYPE_F16;
     CHECK_STATUS(fx_infer(&f, in, 2, &out), EML_ETYPE);
-    fx_deinit(&f);
+    op_end(&f);
 }
 
 /* ---- Where and Expand ---- */
@@ -534,11 +475,11 @@ EML_TEST(where_three_way_broadcast)
 {
     uint8_t c[2] = {1, 0};
     int64_t x[2] = {1, 2}, y[1] = {-7};
-    fixture f;
-    fx_init(&f, "Where", 16, 3, 0);
-    eml_tensor in[3] = {tensor(EML_DTYPE_BOOL, c, 2, (int64_t[]){1, 2}),
-                        tensor(EML_DTYPE_I64, x, 2, (int64_t[]){2, 1}),
-                        tensor(EML_DTYPE_I64, y, 0, NULL)}, out;
+    op_case f;
+    fx_init(&f, "Where", 16, 3);
+    eml_tensor in[3] = {tens(EML_DTYPE_BOOL, c, 2, (int64_t[]){1, 2}),
+                        tens(EML_DTYPE_I64, x, 2, (int64_t[]){2, 1}),
+                        tens(EML_DTYPE_I64, y, 0, NULL)}, out;
     REQUIRE_OK(fx_run(&f, in, 3, &out, NULL), &f.diag);
     CHECK(out.dtype == EML_DTYPE_I64 && same_shape(&out, 2, (int64_t[]){2, 2}));
     const int64_t want[4] = {1, -7, 2, -7};
@@ -546,18 +487,18 @@ EML_TEST(where_three_way_broadcast)
     free(out.data);
     in[0].dtype = EML_DTYPE_I32;
     CHECK_STATUS(fx_infer(&f, in, 3, &out), EML_EUNSUPPORTED);
-    fx_deinit(&f);
+    op_end(&f);
 }
 
 EML_TEST(expand_needs_shape_data)
 {
     float x[3] = {1, 2, 3};
     int64_t shape[3] = {2, 1, 6};
-    fixture f;
-    fx_init(&f, "Expand", 13, 2, 0);
-    eml_tensor in[2] = {tensor(EML_DTYPE_F32, x, 2, (int64_t[]){3, 1}),
-                        tensor(EML_DTYPE_I64, NULL, 1, (int64_t[]){3})}, out;
-    REQUIRE_OK(fx_prepare(&f), &f.diag);
+    op_case f;
+    fx_init(&f, "Expand", 13, 2);
+    eml_tensor in[2] = {tens(EML_DTYPE_F32, x, 2, (int64_t[]){3, 1}),
+                        tens(EML_DTYPE_I64, NULL, 1, (int64_t[]){3})}, out;
+    REQUIRE_OK(op_prepare(&f), &f.diag);
     CHECK_STATUS(fx_infer(&f, in, 2, &out), EML_EDYNAMIC);
     CHECK(out.dtype == EML_DTYPE_F32);
     in[1].data = shape;
@@ -569,14 +510,14 @@ EML_TEST(expand_needs_shape_data)
     free(out.data);
     /* a shape smaller than the input keeps the input's dims (unlike numpy.broadcast_to) */
     int64_t small[1] = {1};
-    in[1] = tensor(EML_DTYPE_I64, small, 1, (int64_t[]){1});
+    in[1] = tens(EML_DTYPE_I64, small, 1, (int64_t[]){1});
     REQUIRE_OK(fx_infer(&f, in, 2, &out), &f.diag);
     CHECK(same_shape(&out, 2, (int64_t[]){3, 1}));
     int64_t neg[2] = {-1, 2};
-    in[1] = tensor(EML_DTYPE_I64, neg, 1, (int64_t[]){2});
+    in[1] = tens(EML_DTYPE_I64, neg, 1, (int64_t[]){2});
     CHECK_STATUS(fx_infer(&f, in, 2, &out), EML_ESHAPE);
     int64_t bad[2] = {4, 2};
     in[1].data = bad;
     CHECK_STATUS(fx_infer(&f, in, 2, &out), EML_ESHAPE);
-    fx_deinit(&f);
+    op_end(&f);
 }

@@ -1,186 +1,19 @@
 /* Unit tests of Conv, ConvTranspose, ConvInteger and QLinearConv through their prepare, infer and
  * reference kernel, on small tensors with values from the ONNX spec's examples and numpy. */
-#include <math.h>
-#include <stdarg.h>
-
-#include "graph/graph.h"
-#include "harness.h"
 #include "kernels/ref/conv.h"
+#include "op_test_util.h"
 
-/* ---- running one node by hand ---- */
-
-static const struct op_fns {
-    const char *op;
-    eml_prepare_fn prepare;
-    eml_infer_fn infer;
-    eml_kernel_fn kernel;
-} op_fns[] = {
+/* The functions under test, named directly (ops.def names the same ones; see op_table_agrees). */
+static const op_fns conv_fns[] = {
     {"Conv", eml__conv_prepare, eml__conv_infer, eml__ref_conv},
     {"ConvTranspose", eml__conv_transpose_prepare, eml__conv_transpose_infer,
      eml__ref_conv_transpose},
     {"ConvInteger", eml__conv_prepare, eml__conv_integer_infer, eml__ref_conv_integer},
     {"QLinearConv", eml__conv_prepare, eml__qlinear_conv_infer, eml__ref_qlinear_conv},
+    {NULL},
 };
 
-#define MAX_ATTRS 8
-
-typedef struct op_case {
-    const struct op_fns *fns;
-    eml_env *env;
-    eml_graph *graph;
-    eml_node *node;
-    _Alignas(64) unsigned char params[EML_PARAMS_MAX];
-    eml_diag diag;
-    eml_tensor out[1];
-    size_t scratch_bytes;
-    uint64_t macs;
-    void *scratch;
-} op_case;
-
-static void op_begin(op_case *c, const char *op, int32_t opset, int n_in)
-{
-    memset(c, 0, sizeof(*c));
-    for (size_t i = 0; i < sizeof(op_fns) / sizeof(op_fns[0]); i++) {
-        if (strcmp(op_fns[i].op, op) == 0)
-            c->fns = &op_fns[i];
-    }
-    REQUIRE(c->fns);
-    REQUIRE(eml_env_create(NULL, &c->env) == EML_OK);
-    REQUIRE(eml__graph_create(c->env, NULL, &c->graph) == EML_OK);
-    REQUIRE(eml__graph_add_node(c->graph, "n0", op, "", n_in, 1, MAX_ATTRS, &c->node) == EML_OK);
-    c->node->n_attrs = 0;
-    c->node->op = eml__op_find("", op);
-    c->node->opset = opset;
-    REQUIRE(c->node->op != EML_OP_UNKNOWN);
-    eml_diag_init(&c->diag);
-}
-
-static eml_attr *add_attr(op_case *c, const char *name, eml_attr_type type)
-{
-    REQUIRE(c->node->n_attrs < MAX_ATTRS);
-    eml_attr *a = &c->node->attrs[c->node->n_attrs++];
-    a->name = eml__strdup(c->env, name);
-    a->type = type;
-    return a;
-}
-
-static void attr_i(op_case *c, const char *name, int64_t v)
-{
-    add_attr(c, name, EML_ATTR_INT)->i = v;
-}
-
-static void attr_s(op_case *c, const char *name, const char *s)
-{
-    eml_attr *a = add_attr(c, name, EML_ATTR_STRING);
-    a->s = eml__strdup(c->env, s);
-    a->s_len = strlen(s);
-}
-
-/* INTS attribute from `n` int arguments. */
-static void attr_ints(op_case *c, const char *name, int n, ...)
-{
-    eml_attr *a = add_attr(c, name, EML_ATTR_INTS);
-    a->ints = eml__alloc(c->env, sizeof(int64_t) * (size_t)EML_MAX(n, 1));
-    REQUIRE(a->ints);
-    a->count = (size_t)n;
-    va_list ap;
-    va_start(ap, n);
-    for (int i = 0; i < n; i++)
-        a->ints[i] = va_arg(ap, int);
-    va_end(ap);
-}
-
-static eml_status op_prepare(op_case *c)
-{
-    eml_prepare_ctx ctx = {.node = c->node,
-                           .op = c->node->op,
-                           .opset = c->node->opset,
-                           .params = c->params,
-                           .diag = &c->diag};
-    return c->fns->prepare(&ctx);
-}
-
-static eml_status op_infer(op_case *c, const eml_tensor *in, int n_in)
-{
-    eml_infer_ctx ctx = {.params = c->params,
-                         .op = c->node->op,
-                         .opset = c->node->opset,
-                         .node_name = c->node->name,
-                         .inputs = in,
-                         .n_inputs = n_in,
-                         .outputs = c->out,
-                         .n_outputs = 1,
-                         .diag = &c->diag};
-    eml_status st = c->fns->infer(&ctx);
-    c->scratch_bytes = ctx.scratch_bytes;
-    c->macs = ctx.macs;
-    return st;
-}
-
-/* prepare + infer + kernel; output and scratch get exactly the bytes asked for, so that the
- * sanitizers see any overrun. */
-static eml_status op_run(op_case *c, const eml_tensor *in, int n_in, eml_pool *pool)
-{
-    eml_status st = op_prepare(c);
-    if (st == EML_OK)
-        st = op_infer(c, in, n_in);
-    if (st != EML_OK)
-        return st;
-    c->out[0].data = malloc(eml_tensor_bytes(&c->out[0]) + 1);
-    c->scratch = malloc(c->scratch_bytes + 1);
-    REQUIRE(c->out[0].data && c->scratch);
-    eml_kernel_ctx k = {.params = c->params,
-                        .inputs = in,
-                        .n_inputs = n_in,
-                        .outputs = c->out,
-                        .n_outputs = 1,
-                        .scratch = c->scratch,
-                        .scratch_bytes = c->scratch_bytes,
-                        .pool = pool,
-                        .diag = &c->diag};
-    return c->fns->kernel(&k);
-}
-
-static void op_end(op_case *c)
-{
-    free(c->out[0].data);
-    free(c->scratch);
-    eml_graph_destroy(c->graph);
-    eml_env_destroy(c->env);
-}
-
-static eml_tensor tensor(eml_dtype dtype, const void *data, int rank, ...)
-{
-    eml_tensor t = {.dtype = dtype, .rank = rank, .data = (void *)data};
-    va_list ap;
-    va_start(ap, rank);
-    for (int i = 0; i < rank; i++)
-        t.dims[i] = va_arg(ap, int);
-    va_end(ap);
-    return t;
-}
-
-static const eml_tensor absent = {.dtype = EML_DTYPE_UNDEFINED};
-
-static void check_shape(const eml_tensor *t, int rank, const int64_t *dims)
-{
-    CHECK(t->rank == rank);
-    for (int i = 0; i < rank && i < t->rank; i++)
-        CHECK(t->dims[i] == dims[i]);
-}
-
-static void check_near(const eml_tensor *t, const double *expected, int64_t n)
-{
-    CHECK(eml_tensor_count(t) == n);
-    for (int64_t i = 0; i < n; i++) {
-        double v = eml__tensor_get_f64(t, i);
-        if (fabs(v - expected[i]) > 1e-6 + 1e-3 * fabs(expected[i])) {
-            fprintf(stderr, "element %lld: %.9g, expected %.9g\n", (long long)i, v, expected[i]);
-            CHECK(0);
-            return;
-        }
-    }
-}
+static const op_fns *op_test_fns = conv_fns;
 
 static float iota_f32[64];
 
@@ -200,9 +33,9 @@ EML_TEST(conv_padding_from_spec)
     eml_tensor in[2] = {tensor(EML_DTYPE_F32, iota(), 4, 1, 1, 5, 5),
                         tensor(EML_DTYPE_F32, ones9, 4, 1, 1, 3, 3)};
     op_case oc;
-    op_begin(&oc, "Conv", 11, 2);
-    attr_ints(&oc, "kernel_shape", 2, 3, 3);
-    attr_ints(&oc, "pads", 4, 1, 1, 1, 1);
+    op_begin(&oc, "Conv", 11, 2, 1);
+    attr_ints_va(&oc, "kernel_shape", 2, 3, 3);
+    attr_ints_va(&oc, "pads", 4, 1, 1, 1, 1);
     REQUIRE_OK(op_run(&oc, in, 2, NULL), &oc.diag);
     check_shape(&oc.out[0], 4, (const int64_t[]){1, 1, 5, 5});
     check_near(&oc.out[0],
@@ -218,18 +51,18 @@ EML_TEST(conv_strides_asymmetric_pads_and_same_lower)
     eml_tensor in[2] = {tensor(EML_DTYPE_F32, iota(), 4, 1, 1, 7, 5),
                         tensor(EML_DTYPE_F32, ones9, 4, 1, 1, 3, 3)};
     op_case oc;
-    op_begin(&oc, "Conv", 11, 2);
-    attr_ints(&oc, "strides", 2, 2, 2);
-    attr_ints(&oc, "pads", 4, 1, 0, 1, 0);
+    op_begin(&oc, "Conv", 11, 2, 1);
+    attr_ints_va(&oc, "strides", 2, 2, 2);
+    attr_ints_va(&oc, "pads", 4, 1, 0, 1, 0);
     REQUIRE_OK(op_run(&oc, in, 2, NULL), &oc.diag);
     check_shape(&oc.out[0], 4, (const int64_t[]){1, 1, 4, 2});
     check_near(&oc.out[0], (const double[]){21, 33, 99, 117, 189, 207, 171, 183}, 8);
     op_end(&oc);
 
     in[0].dims[2] = 5;
-    op_begin(&oc, "Conv", 1, 2);
-    attr_ints(&oc, "strides", 2, 2, 2);
-    attr_s(&oc, "auto_pad", "SAME_LOWER");
+    op_begin(&oc, "Conv", 1, 2, 1);
+    attr_ints_va(&oc, "strides", 2, 2, 2);
+    attr_string(&oc, "auto_pad", "SAME_LOWER");
     REQUIRE_OK(op_run(&oc, in, 2, NULL), &oc.diag);
     check_shape(&oc.out[0], 4, (const int64_t[]){1, 1, 3, 3});
     check_near(&oc.out[0], (const double[]){12, 27, 24, 63, 108, 81, 72, 117, 84}, 9);
@@ -242,8 +75,8 @@ EML_TEST(conv_depthwise_groups_and_bias)
     eml_tensor in[3] = {tensor(EML_DTYPE_F32, x, 4, 1, 2, 2, 2),
                         tensor(EML_DTYPE_F32, w, 4, 2, 1, 1, 1), tensor(EML_DTYPE_F32, b, 1, 2)};
     op_case oc;
-    op_begin(&oc, "Conv", 11, 3);
-    attr_i(&oc, "group", 2);
+    op_begin(&oc, "Conv", 11, 3, 1);
+    attr_int(&oc, "group", 2);
     REQUIRE_OK(op_run(&oc, in, 3, NULL), &oc.diag);
     check_near(&oc.out[0], (const double[]){3, 5, 7, 9, 14, 17, 20, 23}, 8);
     op_end(&oc);
@@ -255,8 +88,8 @@ EML_TEST(conv_1d_dilation_and_3d_pointwise_f64)
     eml_tensor in[3] = {tensor(EML_DTYPE_F32, x, 3, 1, 1, 6), tensor(EML_DTYPE_F32, w, 3, 1, 1, 3),
                         tensor(EML_DTYPE_F32, b, 1, 1)};
     op_case oc;
-    op_begin(&oc, "Conv", 11, 3);
-    attr_ints(&oc, "dilations", 1, 2);
+    op_begin(&oc, "Conv", 11, 3, 1);
+    attr_ints_va(&oc, "dilations", 1, 2);
     REQUIRE_OK(op_run(&oc, in, 3, NULL), &oc.diag);
     check_shape(&oc.out[0], 3, (const int64_t[]){1, 1, 2});
     check_near(&oc.out[0], (const double[]){-3.5, -3.5}, 2);
@@ -266,7 +99,7 @@ EML_TEST(conv_1d_dilation_and_3d_pointwise_f64)
     const double xd[] = {1, 2, 3, 4, 5, 6, 7, 8}, wd[] = {1, 10, -1, 1};
     eml_tensor ind[2] = {tensor(EML_DTYPE_F64, xd, 5, 2, 2, 1, 1, 2),
                          tensor(EML_DTYPE_F64, wd, 5, 2, 2, 1, 1, 1)};
-    op_begin(&oc, "Conv", 11, 2);
+    op_begin(&oc, "Conv", 11, 2, 1);
     REQUIRE_OK(op_run(&oc, ind, 2, NULL), &oc.diag);
     CHECK(oc.scratch_bytes == 0);
     check_shape(&oc.out[0], 5, (const int64_t[]){2, 2, 1, 1, 2});
@@ -284,7 +117,7 @@ EML_TEST(conv_float16)
     eml_tensor in[3] = {tensor(EML_DTYPE_F16, x, 4, 1, 1, 5, 5),
                         tensor(EML_DTYPE_F16, w, 4, 1, 1, 3, 3), tensor(EML_DTYPE_F16, b, 1, 1)};
     op_case oc;
-    op_begin(&oc, "Conv", 11, 3);
+    op_begin(&oc, "Conv", 11, 3, 1);
     REQUIRE_OK(op_run(&oc, in, 3, NULL), &oc.diag);
     CHECK(oc.out[0].dtype == EML_DTYPE_F16);
     check_near(&oc.out[0], (const double[]){54.5, 63.5, 72.5, 99.5, 108.5, 117.5, 144.5, 153.5,
@@ -311,11 +144,11 @@ EML_TEST(conv_threads_agree_with_inline)
     REQUIRE(eml_env_create(NULL, &env) == EML_OK);
     REQUIRE(eml__pool_create(env, 3, &pool) == EML_OK);
     op_case a, t;
-    op_begin(&a, "Conv", 11, 3);
-    attr_ints(&a, "pads", 4, 1, 1, 1, 1);
+    op_begin(&a, "Conv", 11, 3, 1);
+    attr_ints_va(&a, "pads", 4, 1, 1, 1, 1);
     REQUIRE_OK(op_run(&a, in, 3, NULL), &a.diag);
-    op_begin(&t, "Conv", 11, 3);
-    attr_ints(&t, "pads", 4, 1, 1, 1, 1);
+    op_begin(&t, "Conv", 11, 3, 1);
+    attr_ints_va(&t, "pads", 4, 1, 1, 1, 1);
     REQUIRE_OK(op_run(&t, in, 3, pool), &t.diag);
     CHECK(memcmp(a.out[0].data, t.out[0].data, eml_tensor_bytes(&a.out[0])) == 0);
     /* spot-check one output against a direct sum */
@@ -344,60 +177,60 @@ EML_TEST(conv_refuses_bad_attributes_and_shapes)
                         tensor(EML_DTYPE_F32, w, 4, 1, 1, 3, 3)};
     op_case oc;
 
-    op_begin(&oc, "Conv", 11, 2);
-    attr_ints(&oc, "strides", 2, 0, 1);
+    op_begin(&oc, "Conv", 11, 2, 1);
+    attr_ints_va(&oc, "strides", 2, 0, 1);
     CHECK_STATUS(op_prepare(&oc), EML_EGRAPH);
     op_end(&oc);
 
-    op_begin(&oc, "Conv", 11, 2);
-    attr_s(&oc, "auto_pad", "SAME_MIDDLE");
+    op_begin(&oc, "Conv", 11, 2, 1);
+    attr_string(&oc, "auto_pad", "SAME_MIDDLE");
     CHECK_STATUS(op_prepare(&oc), EML_EUNSUPPORTED);
     CHECK(strstr(oc.diag.message, "auto_pad") != NULL);
     op_end(&oc);
 
-    op_begin(&oc, "Conv", 11, 2);
-    attr_i(&oc, "fancy", 1);
+    op_begin(&oc, "Conv", 11, 2, 1);
+    attr_int(&oc, "fancy", 1);
     CHECK_STATUS(op_prepare(&oc), EML_EUNSUPPORTED);
     op_end(&oc);
 
-    op_begin(&oc, "Conv", 11, 2);
-    attr_i(&oc, "group", 0);
+    op_begin(&oc, "Conv", 11, 2, 1);
+    attr_int(&oc, "group", 0);
     CHECK_STATUS(op_prepare(&oc), EML_EGRAPH);
     op_end(&oc);
 
-    op_begin(&oc, "Conv", 11, 2);
-    attr_ints(&oc, "kernel_shape", 2, 2, 2);   /* W says 3×3 */
+    op_begin(&oc, "Conv", 11, 2, 1);
+    attr_ints_va(&oc, "kernel_shape", 2, 2, 2);   /* W says 3×3 */
     CHECK_STATUS(op_run(&oc, in, 2, NULL), EML_ESHAPE);
     op_end(&oc);
 
-    op_begin(&oc, "Conv", 11, 2);
-    attr_ints(&oc, "pads", 2, 1, 1);   /* 2D needs four */
+    op_begin(&oc, "Conv", 11, 2, 1);
+    attr_ints_va(&oc, "pads", 2, 1, 1);   /* 2D needs four */
     CHECK_STATUS(op_run(&oc, in, 2, NULL), EML_ESHAPE);
     op_end(&oc);
 
-    op_begin(&oc, "Conv", 11, 2);
-    attr_i(&oc, "group", 2);   /* one input channel cannot split in two */
+    op_begin(&oc, "Conv", 11, 2, 1);
+    attr_int(&oc, "group", 2);   /* one input channel cannot split in two */
     CHECK_STATUS(op_run(&oc, in, 2, NULL), EML_ESHAPE);
     op_end(&oc);
 
     eml_tensor big_kernel[2] = {in[0], tensor(EML_DTYPE_F32, w, 4, 1, 1, 9, 1)};
-    op_begin(&oc, "Conv", 11, 2);   /* a 9-tall kernel over 5 rows leaves no output */
+    op_begin(&oc, "Conv", 11, 2, 1);   /* a 9-tall kernel over 5 rows leaves no output */
     CHECK_STATUS(op_run(&oc, big_kernel, 2, NULL), EML_ESHAPE);
     op_end(&oc);
 
     eml_tensor ints[2] = {tensor(EML_DTYPE_I32, x, 4, 1, 1, 5, 5),
                           tensor(EML_DTYPE_I32, w, 4, 1, 1, 3, 3)};
-    op_begin(&oc, "Conv", 11, 2);
+    op_begin(&oc, "Conv", 11, 2, 1);
     CHECK_STATUS(op_run(&oc, ints, 2, NULL), EML_EUNSUPPORTED);
     op_end(&oc);
 
     eml_tensor bad_bias[3] = {in[0], in[1], tensor(EML_DTYPE_F32, w, 1, 2)};
-    op_begin(&oc, "Conv", 11, 3);
+    op_begin(&oc, "Conv", 11, 3, 1);
     CHECK_STATUS(op_run(&oc, bad_bias, 3, NULL), EML_ESHAPE);
     op_end(&oc);
 
     eml_tensor rank2[2] = {tensor(EML_DTYPE_F32, x, 2, 5, 5), tensor(EML_DTYPE_F32, w, 2, 3, 3)};
-    op_begin(&oc, "Conv", 11, 2);
+    op_begin(&oc, "Conv", 11, 2, 1);
     CHECK_STATUS(op_run(&oc, rank2, 2, NULL), EML_ESHAPE);
     op_end(&oc);
 }
@@ -417,7 +250,7 @@ EML_TEST(conv_transpose_from_spec)
     memcpy(expected, plane, sizeof(plane));
     memcpy(expected + 25, plane, sizeof(plane));
     op_case oc;
-    op_begin(&oc, "ConvTranspose", 11, 2);
+    op_begin(&oc, "ConvTranspose", 11, 2, 1);
     REQUIRE_OK(op_run(&oc, in, 2, NULL), &oc.diag);
     check_shape(&oc.out[0], 4, (const int64_t[]){1, 2, 5, 5});
     check_near(&oc.out[0], expected, 50);
@@ -430,9 +263,9 @@ EML_TEST(conv_transpose_same_upper_and_output_shape)
     eml_tensor in[2] = {tensor(EML_DTYPE_F32, iota(), 4, 1, 1, 3, 3),
                         tensor(EML_DTYPE_F32, ct_w, 4, 1, 2, 3, 3)};
     op_case oc;
-    op_begin(&oc, "ConvTranspose", 11, 2);
-    attr_s(&oc, "auto_pad", "SAME_UPPER");
-    attr_ints(&oc, "strides", 2, 2, 2);
+    op_begin(&oc, "ConvTranspose", 11, 2, 1);
+    attr_string(&oc, "auto_pad", "SAME_UPPER");
+    attr_ints_va(&oc, "strides", 2, 2, 2);
     REQUIRE_OK(op_run(&oc, in, 2, NULL), &oc.diag);
     check_shape(&oc.out[0], 4, (const int64_t[]){1, 2, 6, 6});
     static const double same[36] = {0, 0, 1, 1, 3, 2, 0, 0, 1,  1,  3,  2,  3, 3, 8,  5, 12, 7,
@@ -445,9 +278,9 @@ EML_TEST(conv_transpose_same_upper_and_output_shape)
 
     /* output_shape [10, 8] with strides [3, 2] equals output_padding [1, 1]: the extra row and
      * column are at the end and hold only the (absent) bias */
-    op_begin(&oc, "ConvTranspose", 11, 2);
-    attr_ints(&oc, "strides", 2, 3, 2);
-    attr_ints(&oc, "output_shape", 2, 10, 8);
+    op_begin(&oc, "ConvTranspose", 11, 2, 1);
+    attr_ints_va(&oc, "strides", 2, 3, 2);
+    attr_ints_va(&oc, "output_shape", 2, 10, 8);
     REQUIRE_OK(op_run(&oc, in, 2, NULL), &oc.diag);
     check_shape(&oc.out[0], 4, (const int64_t[]){1, 2, 10, 8});
     const float *y = oc.out[0].data;
@@ -465,9 +298,9 @@ EML_TEST(conv_transpose_groups_pads_bias_f64)
     eml_tensor in[3] = {tensor(EML_DTYPE_F64, x, 3, 1, 2, 3), tensor(EML_DTYPE_F64, w, 3, 2, 1, 3),
                         tensor(EML_DTYPE_F64, b, 1, 2)};
     op_case oc;
-    op_begin(&oc, "ConvTranspose", 11, 3);
-    attr_i(&oc, "group", 2);
-    attr_ints(&oc, "pads", 2, 1, 1);
+    op_begin(&oc, "ConvTranspose", 11, 3, 1);
+    attr_int(&oc, "group", 2);
+    attr_ints_va(&oc, "pads", 2, 1, 1);
     REQUIRE_OK(op_run(&oc, in, 3, NULL), &oc.diag);
     check_shape(&oc.out[0], 3, (const int64_t[]){1, 2, 3});
     /* full outputs [1,3,6,5,3] and [10,10,20,-10,30] */
@@ -480,17 +313,17 @@ EML_TEST(conv_transpose_refuses_bad_input)
     eml_tensor in[2] = {tensor(EML_DTYPE_F32, iota(), 4, 1, 2, 3, 3),
                         tensor(EML_DTYPE_F32, ct_w, 4, 1, 2, 3, 3)};   /* W says 1 channel */
     op_case oc;
-    op_begin(&oc, "ConvTranspose", 11, 2);
+    op_begin(&oc, "ConvTranspose", 11, 2, 1);
     CHECK_STATUS(op_run(&oc, in, 2, NULL), EML_ESHAPE);
     op_end(&oc);
 
-    op_begin(&oc, "ConvTranspose", 11, 2);
-    attr_ints(&oc, "output_padding", 2, -1, 0);
+    op_begin(&oc, "ConvTranspose", 11, 2, 1);
+    attr_ints_va(&oc, "output_padding", 2, -1, 0);
     CHECK_STATUS(op_prepare(&oc), EML_EGRAPH);
     op_end(&oc);
 
-    op_begin(&oc, "ConvTranspose", 11, 2);
-    attr_ints(&oc, "output_shape", 3, 4, 4, 4);
+    op_begin(&oc, "ConvTranspose", 11, 2, 1);
+    attr_ints_va(&oc, "output_shape", 3, 4, 4, 4);
     in[0].dims[1] = 1;
     CHECK_STATUS(op_run(&oc, in, 2, NULL), EML_ESHAPE);
     op_end(&oc);
@@ -504,7 +337,7 @@ EML_TEST(conv_integer_backend_cases)
     eml_tensor in[3] = {tensor(EML_DTYPE_U8, x, 4, 1, 1, 3, 3),
                         tensor(EML_DTYPE_U8, w, 4, 1, 1, 2, 2), tensor(EML_DTYPE_U8, x_zp, 0)};
     op_case oc;
-    op_begin(&oc, "ConvInteger", 10, 3);
+    op_begin(&oc, "ConvInteger", 10, 3, 1);
     REQUIRE_OK(op_run(&oc, in, 3, NULL), &oc.diag);
     CHECK(oc.out[0].dtype == EML_DTYPE_I32);
     const int32_t *y = oc.out[0].data;
@@ -512,8 +345,8 @@ EML_TEST(conv_integer_backend_cases)
     op_end(&oc);
 
     /* padding stands for x_zero_point, so it adds nothing */
-    op_begin(&oc, "ConvInteger", 10, 3);
-    attr_ints(&oc, "pads", 4, 1, 1, 1, 1);
+    op_begin(&oc, "ConvInteger", 10, 3, 1);
+    attr_ints_va(&oc, "pads", 4, 1, 1, 1, 1);
     REQUIRE_OK(op_run(&oc, in, 3, NULL), &oc.diag);
     static const int32_t padded[16] = {1, 3, 5, 3, 5, 12, 16, 9, 11, 24, 28, 15, 7, 15, 17, 9};
     CHECK(memcmp(oc.out[0].data, padded, sizeof(padded)) == 0);
@@ -526,7 +359,7 @@ EML_TEST(conv_integer_per_channel_weight_zero_point)
     eml_tensor in[4] = {tensor(EML_DTYPE_I8, x, 3, 1, 1, 3), tensor(EML_DTYPE_I8, w, 3, 2, 1, 2),
                         absent, tensor(EML_DTYPE_I8, w_zp, 1, 2)};
     op_case oc;
-    op_begin(&oc, "ConvInteger", 10, 4);
+    op_begin(&oc, "ConvInteger", 10, 4, 1);
     REQUIRE_OK(op_run(&oc, in, 4, NULL), &oc.diag);
     /* channel 0: weights 0,0; channel 1: weights -2,4 */
     const int32_t *y = oc.out[0].data;
@@ -536,12 +369,12 @@ EML_TEST(conv_integer_per_channel_weight_zero_point)
     const uint8_t xu[] = {1, 2, 3};
     eml_tensor mixed[4] = {tensor(EML_DTYPE_U8, xu, 3, 1, 1, 3), in[1], in[2],
                            tensor(EML_DTYPE_I8, w_zp, 1, 3)};   /* 3 zero points for 2 channels */
-    op_begin(&oc, "ConvInteger", 10, 4);
+    op_begin(&oc, "ConvInteger", 10, 4, 1);
     CHECK_STATUS(op_run(&oc, mixed, 4, NULL), EML_ESHAPE);
     op_end(&oc);
 
     eml_tensor floats[2] = {tensor(EML_DTYPE_F32, iota(), 3, 1, 1, 3), in[1]};
-    op_begin(&oc, "ConvInteger", 10, 2);
+    op_begin(&oc, "ConvInteger", 10, 2, 1);
     CHECK_STATUS(op_run(&oc, floats, 2, NULL), EML_EUNSUPPORTED);
     op_end(&oc);
 }
@@ -562,7 +395,7 @@ EML_TEST(qlinear_conv_rounds_half_to_even_and_saturates)
         tensor(EML_DTYPE_F32, w_scale, 1, 1),   tensor(EML_DTYPE_I8, w_zp, 1, 1),
         tensor(EML_DTYPE_F32, y_scale, 0),      tensor(EML_DTYPE_U8, y_zp, 0)};
     op_case oc;
-    op_begin(&oc, "QLinearConv", 10, 8);
+    op_begin(&oc, "QLinearConv", 10, 8, 1);
     REQUIRE_OK(op_run(&oc, in, 8, NULL), &oc.diag);
     CHECK(oc.out[0].dtype == EML_DTYPE_U8);
     const uint8_t *y = oc.out[0].data;
@@ -570,7 +403,7 @@ EML_TEST(qlinear_conv_rounds_half_to_even_and_saturates)
     op_end(&oc);
 
     y_zp[0] = 250;
-    op_begin(&oc, "QLinearConv", 10, 8);
+    op_begin(&oc, "QLinearConv", 10, 8, 1);
     REQUIRE_OK(op_run(&oc, in, 8, NULL), &oc.diag);
     y = oc.out[0].data;
     CHECK(y[0] == 250 && y[1] == 252 && y[2] == 255 && y[3] == 255);
@@ -590,7 +423,7 @@ EML_TEST(qlinear_conv_per_channel_int8_with_bias)
         tensor(EML_DTYPE_F32, y_scale, 0),      tensor(EML_DTYPE_I8, y_zp, 0),
         tensor(EML_DTYPE_I32, b, 1, 2)};
     op_case oc;
-    op_begin(&oc, "QLinearConv", 10, 9);
+    op_begin(&oc, "QLinearConv", 10, 9, 1);
     REQUIRE_OK(op_run(&oc, in, 9, NULL), &oc.diag);
     CHECK(oc.out[0].dtype == EML_DTYPE_I8);
     /* x - zp = 0,1,2. channel 0: w 2,1 → 1, 4; +10 → 11, 14 → -109, -106.
@@ -601,24 +434,18 @@ EML_TEST(qlinear_conv_per_channel_int8_with_bias)
 
     eml_tensor bad = in[1];
     in[1] = tensor(EML_DTYPE_F32, w_scale, 1, 2);   /* x_scale must be one value */
-    op_begin(&oc, "QLinearConv", 10, 9);
+    op_begin(&oc, "QLinearConv", 10, 9, 1);
     CHECK_STATUS(op_run(&oc, in, 9, NULL), EML_ESHAPE);
     op_end(&oc);
     in[1] = bad;
 
     in[8] = tensor(EML_DTYPE_F32, x_scale, 1, 2);   /* bias must be int32 */
-    op_begin(&oc, "QLinearConv", 10, 9);
+    op_begin(&oc, "QLinearConv", 10, 9, 1);
     CHECK_STATUS(op_run(&oc, in, 9, NULL), EML_ETYPE);
     op_end(&oc);
 }
 
 EML_TEST(op_table_agrees)
 {
-    for (size_t i = 0; i < sizeof(op_fns) / sizeof(op_fns[0]); i++) {
-        const eml_op_info *info = eml__op_info(eml__op_find("", op_fns[i].op));
-        REQUIRE(info);
-        CHECK(info->prepare == op_fns[i].prepare);
-        CHECK(info->infer == op_fns[i].infer);
-        CHECK(info->kernel == op_fns[i].kernel);
-    }
+    check_op_table_agrees(conv_fns);
 }

@@ -6,8 +6,8 @@
 
 EML_TEST(shape_and_size)
 {
-    op_run r;
-    op_init(&r, "Shape", 15, 1, 1);
+    op_case r;
+    op_begin(&r, "Shape", 15, 1, 1);
     attr_int(&r, "start", -3);
     attr_int(&r, "end", -1);
     REQUIRE_OK(op_prepare(&r), &r.diag);
@@ -15,23 +15,23 @@ EML_TEST(shape_and_size)
     REQUIRE_OK(op_exec(&r, &in, 1), &r.diag);
     check_shape(&r.out[0], 1, DIMS(2));
     check_data(&r.out[0], I64(3, 4), 2 * sizeof(int64_t));
-    op_done(&r);
-    op_init(&r, "Shape", 13, 1, 1);
+    op_end(&r);
+    op_begin(&r, "Shape", 13, 1, 1);
     attr_int(&r, "start", 1); /* only from opset 15 */
     CHECK_STATUS(op_prepare(&r), EML_EUNSUPPORTED);
-    op_done(&r);
-    op_init(&r, "Size", 13, 1, 1);
+    op_end(&r);
+    op_begin(&r, "Size", 13, 1, 1);
     REQUIRE_OK(op_prepare(&r), &r.diag);
     REQUIRE_OK(op_exec(&r, &in, 1), &r.diag);
     check_shape(&r.out[0], 0, NULL);
     check_data(&r.out[0], I64(120), sizeof(int64_t));
-    op_done(&r);
+    op_end(&r);
 }
 
 EML_TEST(constant_of_shape_values)
 {
-    op_run r;
-    op_init(&r, "ConstantOfShape", 9, 1, 1);
+    op_case r;
+    op_begin(&r, "ConstantOfShape", 9, 1, 1);
     REQUIRE_OK(op_prepare(&r), &r.diag);
     eml_tensor in = tens(EML_DTYPE_I64, I64(2, 2), 1, DIMS(2));
     REQUIRE_OK(op_exec(&r, &in, 1), &r.diag);
@@ -44,70 +44,70 @@ EML_TEST(constant_of_shape_values)
     CHECK_STATUS(op_infer(&r, &in, 1), EML_ESHAPE);
     in = tens(EML_DTYPE_I64, I64(INT64_MAX, 4), 1, DIMS(2));
     CHECK_STATUS(op_infer(&r, &in, 1), EML_ELIMIT);
-    op_done(&r);
-    op_init(&r, "ConstantOfShape", 9, 1, 1);
+    op_end(&r);
+    op_begin(&r, "ConstantOfShape", 9, 1, 1);
     attr_tensor(&r, "value", EML_DTYPE_I64, I64(-7), 1, DIMS(1));
     REQUIRE_OK(op_prepare(&r), &r.diag);
     in = tens(EML_DTYPE_I64, I64(3), 1, DIMS(1));
     REQUIRE_OK(op_exec(&r, &in, 1), &r.diag);
     check_data(&r.out[0], I64(-7, -7, -7), 3 * sizeof(int64_t));
-    op_done(&r);
-    op_init(&r, "ConstantOfShape", 9, 1, 1);
+    op_end(&r);
+    op_begin(&r, "ConstantOfShape", 9, 1, 1);
     attr_tensor(&r, "value", EML_DTYPE_I64, I64(1, 2), 1, DIMS(2));
     CHECK_STATUS(op_prepare(&r), EML_EGRAPH);
-    op_done(&r);
+    op_end(&r);
 }
 
 EML_TEST(constant_forms)
 {
-    op_run r;
-    op_init(&r, "Constant", 13, 0, 1);
+    op_case r;
+    op_begin(&r, "Constant", 13, 0, 1);
     attr_tensor(&r, "value", EML_DTYPE_U32, (const uint32_t[]){5, 6, 7, 8}, 2, DIMS(2, 2));
     REQUIRE_OK(op_prepare(&r), &r.diag);
     REQUIRE_OK(op_exec(&r, NULL, 0), &r.diag);
     check_shape(&r.out[0], 2, DIMS(2, 2));
     check_data(&r.out[0], (const uint32_t[]){5, 6, 7, 8}, 16);
-    op_done(&r);
-    op_init(&r, "Constant", 12, 0, 1);
+    op_end(&r);
+    op_begin(&r, "Constant", 12, 0, 1);
     attr_ints(&r, "value_ints", I64(1, -2, 3), 3);
     REQUIRE_OK(op_prepare(&r), &r.diag);
     REQUIRE_OK(op_exec(&r, NULL, 0), &r.diag);
     check_shape(&r.out[0], 1, DIMS(3));
     check_data(&r.out[0], I64(1, -2, 3), 3 * sizeof(int64_t));
-    op_done(&r);
-    op_init(&r, "Constant", 12, 0, 1);
+    op_end(&r);
+    op_begin(&r, "Constant", 12, 0, 1);
     attr_float(&r, "value_float", 2.5f);
     REQUIRE_OK(op_prepare(&r), &r.diag);
     REQUIRE_OK(op_exec(&r, NULL, 0), &r.diag);
     check_shape(&r.out[0], 0, NULL);
     check_data(&r.out[0], F32(2.5f), sizeof(float));
-    op_done(&r);
-    op_init(&r, "Constant", 11, 0, 1);
+    op_end(&r);
+    op_begin(&r, "Constant", 11, 0, 1);
     attr_float(&r, "value_float", 2.5f); /* only from opset 12 */
     CHECK_STATUS(op_prepare(&r), EML_EUNSUPPORTED);
-    op_done(&r);
-    op_init(&r, "Constant", 13, 0, 1);
+    op_end(&r);
+    op_begin(&r, "Constant", 13, 0, 1);
     attr_string(&r, "value_string", "hello");
     CHECK_STATUS(op_prepare(&r), EML_EUNSUPPORTED);
     CHECK(strstr(r.diag.message, "value_string") != NULL);
-    op_done(&r);
-    op_init(&r, "Constant", 13, 0, 1);
+    op_end(&r);
+    op_begin(&r, "Constant", 13, 0, 1);
     new_attr(&r, "sparse_value", EML_ATTR_SPARSE_TENSOR);
     CHECK_STATUS(op_prepare(&r), EML_EUNSUPPORTED);
-    op_done(&r);
-    op_init(&r, "Constant", 13, 0, 1);
+    op_end(&r);
+    op_begin(&r, "Constant", 13, 0, 1);
     attr_int(&r, "value_int", 1);
     attr_float(&r, "value_float", 1);
     CHECK_STATUS(op_prepare(&r), EML_EGRAPH);
-    op_done(&r);
+    op_end(&r);
 }
 
 /* ---- Range, EyeLike, OneHot, NonZero, Trilu ---- */
 
 EML_TEST(range_counts)
 {
-    op_run r;
-    op_init(&r, "Range", 11, 3, 1);
+    op_case r;
+    op_begin(&r, "Range", 11, 3, 1);
     REQUIRE_OK(op_prepare(&r), &r.diag);
     const int16_t s16 = 10, l16 = 4, d16 = -2;
     eml_tensor in[3] = {tens(EML_DTYPE_I16, &s16, 0, NULL), tens(EML_DTYPE_I16, &l16, 0, NULL),
@@ -138,13 +138,13 @@ EML_TEST(range_counts)
     for (int i = 0; i < 3; i++)
         in[i] = tens(EML_DTYPE_U8, &u, 0, NULL);
     CHECK_STATUS(op_infer(&r, in, 3), EML_EUNSUPPORTED);
-    op_done(&r);
+    op_end(&r);
 }
 
 EML_TEST(eye_like_diagonals)
 {
-    op_run r;
-    op_init(&r, "EyeLike", 9, 1, 1);
+    op_case r;
+    op_begin(&r, "EyeLike", 9, 1, 1);
     attr_int(&r, "k", -1);
     attr_int(&r, "dtype", EML_DTYPE_BOOL);
     REQUIRE_OK(op_prepare(&r), &r.diag);
@@ -154,24 +154,24 @@ EML_TEST(eye_like_diagonals)
     check_data(&r.out[0], (const bool[]){0, 0, 1, 0, 0, 1}, 6);
     in = tens(EML_DTYPE_F32, NULL, 3, DIMS(3, 2, 1));
     CHECK_STATUS(op_infer(&r, &in, 1), EML_ESHAPE);
-    op_done(&r);
-    op_init(&r, "EyeLike", 9, 1, 1);
+    op_end(&r);
+    op_begin(&r, "EyeLike", 9, 1, 1);
     attr_int(&r, "k", INT64_MAX);
     REQUIRE_OK(op_prepare(&r), &r.diag);
     in = tens(EML_DTYPE_I32, NULL, 2, DIMS(2, 2));
     REQUIRE_OK(op_exec(&r, &in, 1), &r.diag);
     check_data(&r.out[0], (const int32_t[]){0, 0, 0, 0}, 16);
-    op_done(&r);
-    op_init(&r, "EyeLike", 9, 1, 1);
+    op_end(&r);
+    op_begin(&r, "EyeLike", 9, 1, 1);
     attr_int(&r, "dtype", EML_DTYPE_STRING);
     CHECK_STATUS(op_prepare(&r), EML_EUNSUPPORTED);
-    op_done(&r);
+    op_end(&r);
 }
 
 EML_TEST(one_hot_axis_and_out_of_range)
 {
-    op_run r;
-    op_init(&r, "OneHot", 11, 3, 1);
+    op_case r;
+    op_begin(&r, "OneHot", 11, 3, 1);
     attr_int(&r, "axis", 0);
     REQUIRE_OK(op_prepare(&r), &r.diag);
     /* float indices truncate; 3 is outside [-3, 2]: all off */
@@ -189,13 +189,13 @@ EML_TEST(one_hot_axis_and_out_of_range)
     const float bad_depth = 0;
     in[1].data = (void *)&bad_depth;
     CHECK_STATUS(op_infer(&r, in, 3), EML_ESHAPE);
-    op_done(&r);
+    op_end(&r);
 }
 
 EML_TEST(nonzero_values)
 {
-    op_run r;
-    op_init(&r, "NonZero", 13, 1, 1);
+    op_case r;
+    op_begin(&r, "NonZero", 13, 1, 1);
     REQUIRE_OK(op_prepare(&r), &r.diag);
     const float x[4] = {0.0f, 1.0f, -0.0f, NAN};
     eml_tensor in = tens(EML_DTYPE_F32, x, 2, DIMS(2, 2));
@@ -205,16 +205,16 @@ EML_TEST(nonzero_values)
     in.data = NULL;
     CHECK_STATUS(op_infer(&r, &in, 1), EML_EDYNAMIC);
     CHECK(r.out[0].dtype == EML_DTYPE_I64);
-    op_done(&r);
+    op_end(&r);
 }
 
 EML_TEST(trilu_upper_lower_k)
 {
-    op_run r;
+    op_case r;
     int64_t x[12];
     for (int i = 0; i < 12; i++)
         x[i] = i;
-    op_init(&r, "Trilu", 14, 2, 1);
+    op_begin(&r, "Trilu", 14, 2, 1);
     REQUIRE_OK(op_prepare(&r), &r.diag);
     const int64_t one = 1, big = INT64_MIN;
     eml_tensor in[2] = {tens(EML_DTYPE_I64, x, 2, DIMS(3, 4)), tens(EML_DTYPE_I64, &one, 0, NULL)};
@@ -223,8 +223,8 @@ EML_TEST(trilu_upper_lower_k)
     in[1].data = (void *)&big; /* keeps everything */
     REQUIRE_OK(op_exec(&r, in, 2), &r.diag);
     check_data(&r.out[0], x, sizeof(x));
-    op_done(&r);
-    op_init(&r, "Trilu", 14, 2, 1);
+    op_end(&r);
+    op_begin(&r, "Trilu", 14, 2, 1);
     attr_int(&r, "upper", 0);
     REQUIRE_OK(op_prepare(&r), &r.diag);
     const int64_t minus = -1;
@@ -233,5 +233,5 @@ EML_TEST(trilu_upper_lower_k)
     check_data(&r.out[0], I64(0, 0, 0, 0, 4, 0, 0, 0, 8, 9, 0, 0), sizeof(x));
     in[0] = tens(EML_DTYPE_I64, x, 1, DIMS(12));
     CHECK_STATUS(op_infer(&r, in, 2), EML_ESHAPE);
-    op_done(&r);
+    op_end(&r);
 }

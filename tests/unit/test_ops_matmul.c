@@ -1,185 +1,19 @@
 /* Unit tests of Gemm, MatMul, MatMulInteger, QLinearMatMul and Einsum through their prepare,
  * infer and reference kernel, on small tensors with values from the ONNX spec and numpy. */
-#include <math.h>
-#include <stdarg.h>
-
-#include "graph/graph.h"
-#include "harness.h"
 #include "kernels/ref/matmul.h"
-
-/* ---- running one node by hand ---- */
+#include "op_test_util.h"
 
 /* The functions under test, named directly (ops.def names the same ones; see op_table_agrees). */
-static const struct op_fns {
-    const char *op;
-    eml_prepare_fn prepare;
-    eml_infer_fn infer;
-    eml_kernel_fn kernel;
-} op_fns[] = {
+static const op_fns matmul_fns[] = {
     {"Gemm", eml__gemm_prepare, eml__gemm_infer, eml__ref_gemm},
     {"MatMul", eml__matmul_prepare, eml__matmul_infer, eml__ref_matmul},
     {"MatMulInteger", eml__matmul_prepare, eml__matmul_integer_infer, eml__ref_matmul_integer},
     {"QLinearMatMul", eml__matmul_prepare, eml__qlinear_matmul_infer, eml__ref_qlinear_matmul},
     {"Einsum", eml__einsum_prepare, eml__einsum_infer, eml__ref_einsum},
+    {NULL},
 };
 
-#define MAX_ATTRS 4
-
-typedef struct op_case {
-    const struct op_fns *fns;
-    eml_env *env;
-    eml_graph *graph;
-    eml_node *node;
-    _Alignas(64) unsigned char params[EML_PARAMS_MAX];
-    eml_diag diag;
-    eml_tensor out[3];
-    int n_out;
-    size_t scratch_bytes;
-    uint64_t macs;
-    void *scratch;
-} op_case;
-
-static void op_begin(op_case *c, const char *op, int32_t opset, int n_in, int n_out)
-{
-    memset(c, 0, sizeof(*c));
-    for (size_t i = 0; i < sizeof(op_fns) / sizeof(op_fns[0]); i++) {
-        if (strcmp(op_fns[i].op, op) == 0)
-            c->fns = &op_fns[i];
-    }
-    REQUIRE(c->fns);
-    REQUIRE(eml_env_create(NULL, &c->env) == EML_OK);
-    REQUIRE(eml__graph_create(c->env, NULL, &c->graph) == EML_OK);
-    REQUIRE(eml__graph_add_node(c->graph, "n0", op, "", n_in, n_out, MAX_ATTRS, &c->node) ==
-            EML_OK);
-    c->node->n_attrs = 0;
-    c->node->op = eml__op_find("", op);
-    c->node->opset = opset;
-    REQUIRE(c->node->op != EML_OP_UNKNOWN);
-    c->n_out = n_out;
-    eml_diag_init(&c->diag);
-}
-
-static eml_attr *add_attr(op_case *c, const char *name, eml_attr_type type)
-{
-    REQUIRE(c->node->n_attrs < MAX_ATTRS);
-    eml_attr *a = &c->node->attrs[c->node->n_attrs++];
-    a->name = eml__strdup(c->env, name);
-    a->type = type;
-    return a;
-}
-
-static void attr_i(op_case *c, const char *name, int64_t v)
-{
-    add_attr(c, name, EML_ATTR_INT)->i = v;
-}
-
-static void attr_f(op_case *c, const char *name, float v)
-{
-    add_attr(c, name, EML_ATTR_FLOAT)->f = v;
-}
-
-static void attr_s(op_case *c, const char *name, const char *s)
-{
-    eml_attr *a = add_attr(c, name, EML_ATTR_STRING);
-    a->s = eml__strdup(c->env, s);
-    a->s_len = strlen(s);
-}
-
-static eml_status op_prepare(op_case *c)
-{
-    eml_prepare_ctx ctx = {.node = c->node,
-                           .op = c->node->op,
-                           .opset = c->node->opset,
-                           .params = c->params,
-                           .diag = &c->diag};
-    return c->fns->prepare(&ctx);
-}
-
-static eml_status op_infer(op_case *c, const eml_tensor *in, int n_in)
-{
-    eml_infer_ctx ctx = {.params = c->params,
-                         .op = c->node->op,
-                         .opset = c->node->opset,
-                         .node_name = c->node->name,
-                         .inputs = in,
-                         .n_inputs = n_in,
-                         .outputs = c->out,
-                         .n_outputs = c->n_out,
-                         .diag = &c->diag};
-    eml_status st = c->fns->infer(&ctx);
-    c->scratch_bytes = ctx.scratch_bytes;
-    c->macs = ctx.macs;
-    return st;
-}
-
-/* prepare + infer + kernel; outputs and scratch get exactly the bytes asked for, so that the
- * sanitizers see any overrun. */
-static eml_status op_run(op_case *c, const eml_tensor *in, int n_in, eml_pool *pool)
-{
-    eml_status st = op_prepare(c);
-    if (st == EML_OK)
-        st = op_infer(c, in, n_in);
-    if (st != EML_OK)
-        return st;
-    for (int i = 0; i < c->n_out; i++) {
-        c->out[i].data = calloc(1, eml_tensor_bytes(&c->out[i]) + 1);
-        REQUIRE(c->out[i].data);
-    }
-    c->scratch = malloc(c->scratch_bytes + 1);
-    eml_kernel_ctx k = {.params = c->params,
-                        .inputs = in,
-                        .n_inputs = n_in,
-                        .outputs = c->out,
-                        .n_outputs = c->n_out,
-                        .scratch = c->scratch,
-                        .scratch_bytes = c->scratch_bytes,
-                        .pool = pool,
-                        .diag = &c->diag};
-    return c->fns->kernel(&k);
-}
-
-static void op_end(op_case *c)
-{
-    for (int i = 0; i < c->n_out; i++)
-        free(c->out[i].data);
-    free(c->scratch);
-    eml_graph_destroy(c->graph);
-    eml_env_destroy(c->env);
-}
-
-/* A tensor view of `data` with `rank` dims given as ints. */
-static eml_tensor tensor(eml_dtype dtype, const void *data, int rank, ...)
-{
-    eml_tensor t = {.dtype = dtype, .rank = rank, .data = (void *)data};
-    va_list ap;
-    va_start(ap, rank);
-    for (int i = 0; i < rank; i++)
-        t.dims[i] = va_arg(ap, int);
-    va_end(ap);
-    return t;
-}
-
-static const eml_tensor absent = {.dtype = EML_DTYPE_UNDEFINED};
-
-static void check_shape(const eml_tensor *t, int rank, const int64_t *dims)
-{
-    CHECK(t->rank == rank);
-    for (int i = 0; i < rank && i < t->rank; i++)
-        CHECK(t->dims[i] == dims[i]);
-}
-
-static void check_near(const eml_tensor *t, const double *expected, int64_t n)
-{
-    CHECK(eml_tensor_count(t) == n);
-    for (int64_t i = 0; i < n; i++) {
-        double v = eml__tensor_get_f64(t, i);
-        if (fabs(v - expected[i]) > 1e-6 + 1e-3 * fabs(expected[i])) {
-            fprintf(stderr, "element %lld: %.9g, expected %.9g\n", (long long)i, v, expected[i]);
-            CHECK(0);
-            return;
-        }
-    }
-}
+static const op_fns *op_test_fns = matmul_fns;
 
 /* ---- Gemm ---- */
 
@@ -190,8 +24,8 @@ EML_TEST(gemm_alpha_beta_vector_bias)
                         tensor(EML_DTYPE_F32, c, 1, 2)};
     op_case oc;
     op_begin(&oc, "Gemm", 13, 3, 1);
-    attr_f(&oc, "alpha", 0.5f);
-    attr_f(&oc, "beta", 2.0f);
+    attr_float(&oc, "alpha", 0.5f);
+    attr_float(&oc, "beta", 2.0f);
     REQUIRE_OK(op_run(&oc, in, 3, NULL), &oc.diag);
     check_shape(&oc.out[0], 2, (const int64_t[]){2, 2});
     check_near(&oc.out[0], (const double[]){7, -1, 13, 2}, 4);
@@ -207,8 +41,8 @@ EML_TEST(gemm_transposes_column_bias_f64)
                         tensor(EML_DTYPE_F64, c, 2, 2, 1)};
     op_case oc;
     op_begin(&oc, "Gemm", 11, 3, 1);
-    attr_i(&oc, "transA", 1);
-    attr_i(&oc, "transB", 1);
+    attr_int(&oc, "transA", 1);
+    attr_int(&oc, "transB", 1);
     REQUIRE_OK(op_run(&oc, in, 3, NULL), &oc.diag);
     check_near(&oc.out[0], (const double[]){20, 16, 42, 32}, 4);
     op_end(&oc);
@@ -227,8 +61,8 @@ EML_TEST(gemm_no_bias_and_beta_zero_ignores_c)
     op_end(&oc);
     /* pytorch's mm exports beta = 0 with a dummy C (opset 6, broadcast = 1) */
     op_begin(&oc, "Gemm", 6, 3, 1);
-    attr_f(&oc, "beta", 0.0f);
-    attr_i(&oc, "broadcast", 1);
+    attr_float(&oc, "beta", 0.0f);
+    attr_int(&oc, "broadcast", 1);
     REQUIRE_OK(op_run(&oc, in, 3, NULL), &oc.diag);
     check_near(&oc.out[0], (const double[]){10, 6, 22, 12}, 4);
     op_end(&oc);
@@ -248,8 +82,8 @@ EML_TEST(gemm_half_and_integer_types)
                         tensor(EML_DTYPE_F16, c, 1, 2)};
     op_case oc;
     op_begin(&oc, "Gemm", 13, 3, 1);
-    attr_f(&oc, "alpha", 0.5f);
-    attr_f(&oc, "beta", 2.0f);
+    attr_float(&oc, "alpha", 0.5f);
+    attr_float(&oc, "beta", 2.0f);
     REQUIRE_OK(op_run(&oc, in, 3, NULL), &oc.diag);
     CHECK(oc.out[0].dtype == EML_DTYPE_F16);
     check_near(&oc.out[0], (const double[]){7, -1, 13, 2}, 4);
@@ -288,7 +122,7 @@ EML_TEST(gemm_transb_matches_naive)
                         tensor(EML_DTYPE_F32, bias, 1, N)};
     op_case oc;
     op_begin(&oc, "Gemm", 7, 3, 1);
-    attr_i(&oc, "transB", 1);
+    attr_int(&oc, "transB", 1);
     REQUIRE_OK(op_run(&oc, in, 3, NULL), &oc.diag);
     check_near(&oc.out[0], want, M * N);
     op_end(&oc);
@@ -300,8 +134,8 @@ EML_TEST(gemm_transb_matches_naive)
             xt[k * M + i] = x[i * K + k];
     in[0] = tensor(EML_DTYPE_F32, xt, 2, K, M);
     op_begin(&oc, "Gemm", 7, 3, 1);
-    attr_i(&oc, "transA", 1);
-    attr_i(&oc, "transB", 1);
+    attr_int(&oc, "transA", 1);
+    attr_int(&oc, "transB", 1);
     REQUIRE_OK(op_run(&oc, in, 3, NULL), &oc.diag);
     check_near(&oc.out[0], want, M * N);
     op_end(&oc);
@@ -311,12 +145,12 @@ EML_TEST(gemm_refuses_bad_attributes_and_shapes)
 {
     op_case oc;
     op_begin(&oc, "Gemm", 13, 2, 1);
-    attr_i(&oc, "transA", 2);
+    attr_int(&oc, "transA", 2);
     CHECK_STATUS(op_prepare(&oc), EML_EGRAPH);
     op_end(&oc);
 
     op_begin(&oc, "Gemm", 13, 2, 1);
-    attr_i(&oc, "broadcast", 1);   /* gone since opset 7 */
+    attr_int(&oc, "broadcast", 1);   /* gone since opset 7 */
     CHECK_STATUS(op_prepare(&oc), EML_EUNSUPPORTED);
     CHECK(strstr(oc.diag.message, "broadcast") != NULL);
     op_end(&oc);
@@ -478,7 +312,7 @@ EML_TEST(matmul_refuses_bad_inputs)
     op_end(&oc);
 
     op_begin(&oc, "MatMul", 13, 2, 1);
-    attr_i(&oc, "transA", 1);
+    attr_int(&oc, "transA", 1);
     CHECK_STATUS(op_prepare(&oc), EML_EUNSUPPORTED);
     op_end(&oc);
 }
@@ -589,7 +423,7 @@ static void einsum_check(const char *equation, const eml_tensor *in, int n_in, i
 {
     op_case oc;
     op_begin(&oc, "Einsum", 12, n_in, 1);
-    attr_s(&oc, "equation", equation);
+    attr_string(&oc, "equation", equation);
     eml_status st = op_run(&oc, in, n_in, NULL);
     if (st != EML_OK)
         fprintf(stderr, "%s: %s\n", equation, oc.diag.message);
@@ -650,7 +484,7 @@ EML_TEST(einsum_refuses_bad_equations_and_shapes)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         op_case oc;
         op_begin(&oc, "Einsum", 12, 1, 1);
-        attr_s(&oc, "equation", bad[i]);
+        attr_string(&oc, "equation", bad[i]);
         eml_status st = op_prepare(&oc);
         if (st != EML_EGRAPH)
             fprintf(stderr, "equation '%s' gave %s\n", bad[i], eml_status_name(st));
@@ -663,7 +497,7 @@ EML_TEST(einsum_refuses_bad_equations_and_shapes)
     op_end(&oc);
 
     op_begin(&oc, "Einsum", 12, 2, 1);
-    attr_s(&oc, "equation", "ij,jk->ik");
+    attr_string(&oc, "equation", "ij,jk->ik");
     REQUIRE_OK(op_prepare(&oc), &oc.diag);
     eml_tensor mismatch[2] = {tensor(EML_DTYPE_F32, d, 2, 2, 3), tensor(EML_DTYPE_F32, d, 2, 4, 2)};
     CHECK_STATUS(op_infer(&oc, mismatch, 2), EML_ESHAPE);
@@ -679,11 +513,5 @@ EML_TEST(einsum_refuses_bad_equations_and_shapes)
 
 EML_TEST(op_table_agrees)
 {
-    for (size_t i = 0; i < sizeof(op_fns) / sizeof(op_fns[0]); i++) {
-        const eml_op_info *info = eml__op_info(eml__op_find("", op_fns[i].op));
-        REQUIRE(info != NULL);
-        CHECK(info->prepare == op_fns[i].prepare);
-        CHECK(info->infer == op_fns[i].infer);
-        CHECK(info->kernel == op_fns[i].kernel);
-    }
+    check_op_table_agrees(matmul_fns);
 }

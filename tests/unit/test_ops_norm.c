@@ -1,140 +1,7 @@
 /* BatchNormalization (every opset form, training mode), InstanceNormalization and
  * LayerNormalization: prepare, infer and the reference kernels against numpy, and refusals. */
-#include <math.h>
-#include <string.h>
-
-#include "graph/graph.h"
-#include "harness.h"
 #include "kernels/ref/norm.h"
-
-/* ---- one node through prepare → infer → kernel ---- */
-
-typedef struct op_run {
-    eml_env *env;
-    eml_graph *g;
-    eml_node *node;
-    eml_op_id op;
-    int32_t opset;
-    union {
-        unsigned char bytes[EML_PARAMS_MAX];
-        int64_t align;
-    } params;
-    eml_diag diag;
-    eml_tensor out[5];
-    int32_t n_out;
-} op_run;
-
-static void op_init(op_run *r, const char *op_type, int32_t opset, int32_t n_in, int32_t n_out)
-{
-    memset(r, 0, sizeof(*r));
-    REQUIRE(n_out <= 5);
-    REQUIRE(eml_env_create(NULL, &r->env) == EML_OK);
-    REQUIRE(eml__graph_create(r->env, NULL, &r->g) == EML_OK);
-    REQUIRE(eml__graph_add_node(r->g, "n0", op_type, "", n_in, n_out, 8, &r->node) == EML_OK);
-    r->node->n_attrs = 0; /* counts the attributes set below */
-    r->op = eml__op_find("", op_type);
-    REQUIRE(r->op != EML_OP_UNKNOWN);
-    r->opset = opset;
-    r->node->opset = opset;
-    r->node->op = r->op;
-    for (int32_t i = 0; i < n_in; i++)
-        r->node->inputs[i] = i;
-    for (int32_t i = 0; i < n_out; i++)
-        r->node->outputs[i] = n_in + i;
-    r->n_out = n_out;
-    eml_diag_init(&r->diag);
-}
-
-static eml_attr *new_attr(op_run *r, const char *name, eml_attr_type type)
-{
-    REQUIRE(r->node->n_attrs < 8);
-    eml_attr *a = &r->node->attrs[r->node->n_attrs++];
-    a->name = eml__strdup(r->env, name);
-    a->type = type;
-    return a;
-}
-
-static void attr_int(op_run *r, const char *name, int64_t v)
-{
-    new_attr(r, name, EML_ATTR_INT)->i = v;
-}
-
-static void attr_float(op_run *r, const char *name, float v)
-{
-    new_attr(r, name, EML_ATTR_FLOAT)->f = v;
-}
-
-static eml_status op_prepare(op_run *r)
-{
-    eml_prepare_ctx ctx = {r->node, r->op, r->opset, r->params.bytes, &r->diag};
-    return eml__op_info(r->op)->prepare(&ctx);
-}
-
-/* Infers the outputs, allocates them and runs the kernel. */
-static eml_status op_exec(op_run *r, eml_tensor *in, int32_t n_in)
-{
-    const eml_op_info *info = eml__op_info(r->op);
-    for (int32_t k = 0; k < r->n_out; k++)
-        free(r->out[k].data);
-    memset(r->out, 0, sizeof(r->out));
-    eml_infer_ctx ic = {r->params.bytes, r->op,     r->opset, "n0", in, n_in,
-                        r->out,          r->n_out, 0,        0,    &r->diag};
-    eml_status st = info->infer(&ic);
-    if (st != EML_OK)
-        return st;
-    for (int32_t k = 0; k < r->n_out; k++) {
-        size_t bytes = eml_tensor_bytes(&r->out[k]);
-        r->out[k].data = calloc(1, bytes ? bytes : 1);
-    }
-    void *scratch = ic.scratch_bytes ? malloc(ic.scratch_bytes) : NULL;
-    eml_kernel_ctx kc = {r->params.bytes, in, n_in, r->out, r->n_out, scratch, ic.scratch_bytes,
-                         NULL, &r->diag};
-    st = info->kernel(&kc);
-    free(scratch);
-    return st;
-}
-
-static void op_done(op_run *r)
-{
-    for (int32_t k = 0; k < r->n_out; k++)
-        free(r->out[k].data);
-    eml_graph_destroy(r->g);
-    eml_env_destroy(r->env);
-}
-
-static eml_tensor tens(eml_dtype dt, const void *data, int32_t rank, const int64_t *dims)
-{
-    eml_tensor t;
-    memset(&t, 0, sizeof(t));
-    t.dtype = dt;
-    t.rank = rank;
-    for (int32_t d = 0; d < rank; d++)
-        t.dims[d] = dims[d];
-    t.data = (void *)data;
-    return t;
-}
-
-#define DIMS(...) ((const int64_t[]){__VA_ARGS__})
-
-static void check_shape(const eml_tensor *t, int32_t rank, const int64_t *dims)
-{
-    CHECK(t->rank == rank);
-    for (int32_t d = 0; d < rank && d < t->rank; d++)
-        CHECK(t->dims[d] == dims[d]);
-}
-
-static void check_f32(const eml_tensor *t, const double *want, int64_t n)
-{
-    CHECK(t->dtype == EML_DTYPE_F32);
-    REQUIRE(eml_tensor_count(t) == n);
-    for (int64_t i = 0; i < n; i++) {
-        double got = ((const float *)t->data)[i];
-        if (!(fabs(got - want[i]) <= 1e-5 + 1e-4 * fabs(want[i]))) {
-            fprintf(stderr, "element %lld: got %.9g, want %.9g\n", (long long)i, got, want[i]);
-            CHECK(!"float mismatch");
-        }
-    }
-}
+#include "op_test_util.h"
 
 /* [2,2,2,2], shared by the cases below */
 static const float nx[16] = {-1, 0, 1, 2, 3, 4, 5, 6, 0.5f, -0.5f, 2, 4, 1, 1, 1, 7};
@@ -158,8 +25,8 @@ EML_TEST(batchnorm_inference_every_opset)
         -0.449999688, -0.449999688, -0.449999688, 1.049998438};
     const int32_t opsets[] = {1, 6, 7, 9, 14, 15};
     for (size_t o = 0; o < sizeof(opsets) / sizeof(opsets[0]); o++) {
-        op_run r;
-        op_init(&r, "BatchNormalization", opsets[o], 5, 1);
+        op_case r;
+        op_begin(&r, "BatchNormalization", opsets[o], 5, 1);
         if (opsets[o] < 7)
             attr_int(&r, "is_test", opsets[o] == 6); /* read as inference either way */
         if (opsets[o] == 1) {
@@ -172,14 +39,14 @@ EML_TEST(batchnorm_inference_every_opset)
         REQUIRE_OK(op_exec(&r, ins, 5), &r.diag);
         check_shape(&r.out[0], 4, DIMS(2, 2, 2, 2));
         check_f32(&r.out[0], want, 16);
-        op_done(&r);
+        op_end(&r);
     }
 }
 
 EML_TEST(batchnorm_training_mode)
 {
-    op_run r;
-    op_init(&r, "BatchNormalization", 15, 5, 3);
+    op_case r;
+    op_begin(&r, "BatchNormalization", 15, 5, 3);
     attr_int(&r, "training_mode", 1);
     REQUIRE_OK(op_prepare(&r), &r.diag);
     eml_tensor ins[5];
@@ -194,7 +61,7 @@ EML_TEST(batchnorm_training_mode)
     check_shape(&r.out[1], 1, DIMS(2));
     check_f32(&r.out[1], (const double[]){0.55, 2.15}, 2);
     check_f32(&r.out[2], (const double[]){1.13125, 4.1}, 2);
-    op_done(&r);
+    op_end(&r);
 }
 
 EML_TEST(batchnorm_spatial0_rank1_and_mixed_types)
@@ -207,8 +74,8 @@ EML_TEST(batchnorm_spatial0_rank1_and_mixed_types)
         mp[i] = 0.2f * (float)i;
         vp[i] = 1.0f + 2.0f * (float)i / 7.0f;
     }
-    op_run r;
-    op_init(&r, "BatchNormalization", 7, 5, 1);
+    op_case r;
+    op_begin(&r, "BatchNormalization", 7, 5, 1);
     attr_int(&r, "spatial", 0);
     REQUIRE_OK(op_prepare(&r), &r.diag);
     eml_tensor ins[5];
@@ -227,10 +94,10 @@ EML_TEST(batchnorm_spatial0_rank1_and_mixed_types)
     /* per-channel parameters are now the wrong size */
     bn_inputs(ins);
     CHECK_STATUS(op_exec(&r, ins, 5), EML_ESHAPE);
-    op_done(&r);
+    op_end(&r);
 
     /* a 1-D X is one channel; opset 15 lets mean/var be float64 under float32 X */
-    op_init(&r, "BatchNormalization", 15, 5, 1);
+    op_begin(&r, "BatchNormalization", 15, 5, 1);
     REQUIRE_OK(op_prepare(&r), &r.diag);
     float x1[] = {1, 2, 3, 4}, s1 = 2, b1 = 1;
     double m1 = 0.5, v1 = 2;
@@ -241,32 +108,32 @@ EML_TEST(batchnorm_spatial0_rank1_and_mixed_types)
     ins[4] = tens(EML_DTYPE_F64, &v1, 1, DIMS(1));
     REQUIRE_OK(op_exec(&r, ins, 5), &r.diag);
     check_f32(&r.out[0], (const double[]){1.707105013, 3.12131504, 4.535525067, 5.949735094}, 4);
-    op_done(&r);
+    op_end(&r);
 }
 
 EML_TEST(batchnorm_refusals)
 {
-    op_run r;
+    op_case r;
     /* training outputs before opset 14 */
-    op_init(&r, "BatchNormalization", 9, 5, 5);
+    op_begin(&r, "BatchNormalization", 9, 5, 5);
     CHECK_STATUS(op_prepare(&r), EML_EUNSUPPORTED);
     CHECK(strstr(r.diag.message, "training") != NULL);
-    op_done(&r);
+    op_end(&r);
     /* running stats without training_mode */
-    op_init(&r, "BatchNormalization", 15, 5, 3);
+    op_begin(&r, "BatchNormalization", 15, 5, 3);
     CHECK_STATUS(op_prepare(&r), EML_EGRAPH);
-    op_done(&r);
+    op_end(&r);
     /* attributes of other opsets */
-    op_init(&r, "BatchNormalization", 9, 5, 1);
+    op_begin(&r, "BatchNormalization", 9, 5, 1);
     attr_int(&r, "spatial", 1);
     CHECK_STATUS(op_prepare(&r), EML_EUNSUPPORTED);
-    op_done(&r);
-    op_init(&r, "BatchNormalization", 9, 5, 1);
+    op_end(&r);
+    op_begin(&r, "BatchNormalization", 9, 5, 1);
     attr_int(&r, "training_mode", 1);
     CHECK_STATUS(op_prepare(&r), EML_EUNSUPPORTED);
-    op_done(&r);
+    op_end(&r);
     /* integer X; float64 params under float32 X before opset 14 */
-    op_init(&r, "BatchNormalization", 9, 5, 1);
+    op_begin(&r, "BatchNormalization", 9, 5, 1);
     REQUIRE_OK(op_prepare(&r), &r.diag);
     eml_tensor ins[5];
     bn_inputs(ins);
@@ -277,13 +144,13 @@ EML_TEST(batchnorm_refusals)
     double md[2] = {0, 0};
     ins[3] = tens(EML_DTYPE_F64, md, 1, DIMS(2));
     CHECK_STATUS(op_exec(&r, ins, 5), EML_EUNSUPPORTED);
-    op_done(&r);
+    op_end(&r);
 }
 
 EML_TEST(instancenorm_values_and_refusals)
 {
-    op_run r;
-    op_init(&r, "InstanceNormalization", 6, 3, 1);
+    op_case r;
+    op_begin(&r, "InstanceNormalization", 6, 3, 1);
     attr_float(&r, "epsilon", 0.01f);
     REQUIRE_OK(op_prepare(&r), &r.diag);
     eml_tensor ins[3] = {tens(EML_DTYPE_F32, nx, 4, DIMS(2, 2, 2, 2)),
@@ -305,11 +172,11 @@ EML_TEST(instancenorm_values_and_refusals)
     int64_t xi[16] = {0};
     ins[0] = tens(EML_DTYPE_I64, xi, 4, DIMS(2, 2, 2, 2));
     CHECK_STATUS(op_exec(&r, ins, 3), EML_EUNSUPPORTED);
-    op_done(&r);
-    op_init(&r, "InstanceNormalization", 6, 3, 1);
+    op_end(&r);
+    op_begin(&r, "InstanceNormalization", 6, 3, 1);
     attr_int(&r, "consumed_inputs", 0);
     CHECK_STATUS(op_prepare(&r), EML_EUNSUPPORTED);
-    op_done(&r);
+    op_end(&r);
 }
 
 EML_TEST(layernorm_axes_outputs_and_broadcast)
@@ -319,9 +186,9 @@ EML_TEST(layernorm_axes_outputs_and_broadcast)
         w[i] = 0.5f + 1.5f * (float)i / 7.0f;
         b[i] = -1.0f + 2.0f * (float)i / 7.0f;
     }
-    op_run r;
+    op_case r;
     /* default axis -1 on [2,8], with Mean and InvStdDev */
-    op_init(&r, "LayerNormalization", 17, 3, 3);
+    op_begin(&r, "LayerNormalization", 17, 3, 3);
     REQUIRE_OK(op_prepare(&r), &r.diag);
     eml_tensor ins[3] = {tens(EML_DTYPE_F32, nx, 2, DIMS(2, 8)), tens(EML_DTYPE_F32, w, 1, DIMS(8)),
                          tens(EML_DTYPE_F32, b, 1, DIMS(8))};
@@ -335,10 +202,10 @@ EML_TEST(layernorm_axes_outputs_and_broadcast)
     check_shape(&r.out[1], 2, DIMS(2, 1));
     check_f32(&r.out[1], (const double[]){2.5, 2.0}, 2);
     check_f32(&r.out[2], (const double[]){0.436435365, 0.444444005}, 2);
-    op_done(&r);
+    op_end(&r);
 
     /* axis 1 of [2,2,4] without B, scale [2,4] */
-    op_init(&r, "LayerNormalization", 17, 2, 3);
+    op_begin(&r, "LayerNormalization", 17, 2, 3);
     attr_int(&r, "axis", 1);
     attr_float(&r, "epsilon", 0.1f);
     REQUIRE_OK(op_prepare(&r), &r.diag);
@@ -353,10 +220,10 @@ EML_TEST(layernorm_axes_outputs_and_broadcast)
               16);
     check_shape(&r.out[2], 3, DIMS(2, 1, 1));
     check_f32(&r.out[2], (const double[]){0.432337701, 0.440118848}, 2);
-    op_done(&r);
+    op_end(&r);
 
     /* axis 0 (one row), one-element scale and bias broadcast */
-    op_init(&r, "LayerNormalization", 17, 3, 1);
+    op_begin(&r, "LayerNormalization", 17, 3, 1);
     attr_int(&r, "axis", -3);
     REQUIRE_OK(op_prepare(&r), &r.diag);
     float two = 2.0f, half = 0.5f;
@@ -372,16 +239,16 @@ EML_TEST(layernorm_axes_outputs_and_broadcast)
     /* scale neither one value nor one per row element; axis past the rank */
     ins[1] = tens(EML_DTYPE_F32, w, 1, DIMS(4));
     CHECK_STATUS(op_exec(&r, ins, 3), EML_ESHAPE);
-    op_done(&r);
-    op_init(&r, "LayerNormalization", 17, 2, 1);
+    op_end(&r);
+    op_begin(&r, "LayerNormalization", 17, 2, 1);
     attr_int(&r, "axis", 4);
     REQUIRE_OK(op_prepare(&r), &r.diag);
     ins[1] = tens(EML_DTYPE_F32, w, 1, DIMS(1));
     CHECK_STATUS(op_exec(&r, ins, 2), EML_ESHAPE);
-    op_done(&r);
-    op_init(&r, "LayerNormalization", 17, 2, 1);
+    op_end(&r);
+    op_begin(&r, "LayerNormalization", 17, 2, 1);
     attr_int(&r, "stash_type", 16);
     CHECK_STATUS(op_prepare(&r), EML_EUNSUPPORTED);
     CHECK(strstr(r.diag.message, "stash_type") != NULL);
-    op_done(&r);
+    op_end(&r);
 }

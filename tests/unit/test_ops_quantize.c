@@ -1,152 +1,18 @@
 /* Unit tests of QuantizeLinear, DequantizeLinear and DynamicQuantizeLinear through their prepare,
  * infer and reference kernel: rounding, saturation, per-axis parameters, refusals. */
-#include <math.h>
-#include <stdarg.h>
-
-#include "graph/graph.h"
-#include "harness.h"
 #include "kernels/ref/quantize.h"
-
-/* ---- running one node by hand ---- */
+#include "op_test_util.h"
 
 /* The functions under test, named directly (ops.def names the same ones; see op_table_agrees). */
-static const struct op_fns {
-    const char *op;
-    eml_prepare_fn prepare;
-    eml_infer_fn infer;
-    eml_kernel_fn kernel;
-} op_fns[] = {
+static const op_fns quantize_fns[] = {
     {"QuantizeLinear", eml__quantize_prepare, eml__quantize_infer, eml__ref_quantize},
     {"DequantizeLinear", eml__quantize_prepare, eml__dequantize_infer, eml__ref_dequantize},
     {"DynamicQuantizeLinear", eml__quantize_prepare, eml__dynamic_quantize_infer,
      eml__ref_dynamic_quantize},
+    {NULL},
 };
 
-#define MAX_ATTRS 4
-
-typedef struct op_case {
-    const struct op_fns *fns;
-    eml_env *env;
-    eml_graph *graph;
-    eml_node *node;
-    _Alignas(64) unsigned char params[EML_PARAMS_MAX];
-    eml_diag diag;
-    eml_tensor out[3];
-    int n_out;
-    size_t scratch_bytes;
-    uint64_t macs;
-    void *scratch;
-} op_case;
-
-static void op_begin(op_case *c, const char *op, int32_t opset, int n_in, int n_out)
-{
-    memset(c, 0, sizeof(*c));
-    for (size_t i = 0; i < sizeof(op_fns) / sizeof(op_fns[0]); i++) {
-        if (strcmp(op_fns[i].op, op) == 0)
-            c->fns = &op_fns[i];
-    }
-    REQUIRE(c->fns);
-    REQUIRE(eml_env_create(NULL, &c->env) == EML_OK);
-    REQUIRE(eml__graph_create(c->env, NULL, &c->graph) == EML_OK);
-    REQUIRE(eml__graph_add_node(c->graph, "n0", op, "", n_in, n_out, MAX_ATTRS, &c->node) ==
-            EML_OK);
-    c->node->n_attrs = 0;
-    c->node->op = eml__op_find("", op);
-    c->node->opset = opset;
-    REQUIRE(c->node->op != EML_OP_UNKNOWN);
-    c->n_out = n_out;
-    eml_diag_init(&c->diag);
-}
-
-static eml_attr *add_attr(op_case *c, const char *name, eml_attr_type type)
-{
-    REQUIRE(c->node->n_attrs < MAX_ATTRS);
-    eml_attr *a = &c->node->attrs[c->node->n_attrs++];
-    a->name = eml__strdup(c->env, name);
-    a->type = type;
-    return a;
-}
-
-static void attr_i(op_case *c, const char *name, int64_t v)
-{
-    add_attr(c, name, EML_ATTR_INT)->i = v;
-}
-
-static eml_status op_prepare(op_case *c)
-{
-    eml_prepare_ctx ctx = {.node = c->node,
-                           .op = c->node->op,
-                           .opset = c->node->opset,
-                           .params = c->params,
-                           .diag = &c->diag};
-    return c->fns->prepare(&ctx);
-}
-
-static eml_status op_infer(op_case *c, const eml_tensor *in, int n_in)
-{
-    eml_infer_ctx ctx = {.params = c->params,
-                         .op = c->node->op,
-                         .opset = c->node->opset,
-                         .node_name = c->node->name,
-                         .inputs = in,
-                         .n_inputs = n_in,
-                         .outputs = c->out,
-                         .n_outputs = c->n_out,
-                         .diag = &c->diag};
-    eml_status st = c->fns->infer(&ctx);
-    c->scratch_bytes = ctx.scratch_bytes;
-    c->macs = ctx.macs;
-    return st;
-}
-
-/* prepare + infer + kernel; outputs and scratch get exactly the bytes asked for, so that the
- * sanitizers see any overrun. */
-static eml_status op_run(op_case *c, const eml_tensor *in, int n_in, eml_pool *pool)
-{
-    eml_status st = op_prepare(c);
-    if (st == EML_OK)
-        st = op_infer(c, in, n_in);
-    if (st != EML_OK)
-        return st;
-    for (int i = 0; i < c->n_out; i++) {
-        c->out[i].data = calloc(1, eml_tensor_bytes(&c->out[i]) + 1);
-        REQUIRE(c->out[i].data);
-    }
-    c->scratch = malloc(c->scratch_bytes + 1);
-    eml_kernel_ctx k = {.params = c->params,
-                        .inputs = in,
-                        .n_inputs = n_in,
-                        .outputs = c->out,
-                        .n_outputs = c->n_out,
-                        .scratch = c->scratch,
-                        .scratch_bytes = c->scratch_bytes,
-                        .pool = pool,
-                        .diag = &c->diag};
-    return c->fns->kernel(&k);
-}
-
-static void op_end(op_case *c)
-{
-    for (int i = 0; i < c->n_out; i++)
-        free(c->out[i].data);
-    free(c->scratch);
-    eml_graph_destroy(c->graph);
-    eml_env_destroy(c->env);
-}
-
-/* A tensor view of `data` with `rank` dims given as ints. */
-static eml_tensor tensor(eml_dtype dtype, const void *data, int rank, ...)
-{
-    eml_tensor t = {.dtype = dtype, .rank = rank, .data = (void *)data};
-    va_list ap;
-    va_start(ap, rank);
-    for (int i = 0; i < rank; i++)
-        t.dims[i] = va_arg(ap, int);
-    va_end(ap);
-    return t;
-}
-
-static const eml_tensor absent = {.dtype = EML_DTYPE_UNDEFINED};
+static const op_fns *op_test_fns = quantize_fns;
 
 /* ---- QuantizeLinear ---- */
 
@@ -215,7 +81,7 @@ EML_TEST(quantize_per_axis_backend_case)
 
     /* the same with a negative axis */
     op_begin(&oc, "QuantizeLinear", 13, 3, 1);
-    attr_i(&oc, "axis", -3);
+    attr_int(&oc, "axis", -3);
     REQUIRE_OK(op_run(&oc, in, 3, NULL), &oc.diag);
     CHECK(memcmp(oc.out[0].data, want, sizeof(want)) == 0);
     op_end(&oc);
@@ -251,7 +117,7 @@ EML_TEST(quantize_refusals)
     op_case oc;
     /* axis arrived with opset 13 */
     op_begin(&oc, "QuantizeLinear", 10, 2, 1);
-    attr_i(&oc, "axis", 0);
+    attr_int(&oc, "axis", 0);
     CHECK_STATUS(op_prepare(&oc), EML_EUNSUPPORTED);
     op_end(&oc);
 
@@ -282,7 +148,7 @@ EML_TEST(quantize_refusals)
 
     /* axis out of range for a per-axis scale */
     op_begin(&oc, "QuantizeLinear", 13, 2, 1);
-    attr_i(&oc, "axis", 2);
+    attr_int(&oc, "axis", 2);
     REQUIRE_OK(op_prepare(&oc), &oc.diag);
     eml_tensor far[2] = {tensor(EML_DTYPE_F32, x, 2, 3, 2), tensor(EML_DTYPE_F32, scale2, 1, 2)};
     CHECK_STATUS(op_infer(&oc, far, 2), EML_ESHAPE);
@@ -373,11 +239,5 @@ EML_TEST(dynamic_quantize_all_zero_input)
 
 EML_TEST(op_table_agrees)
 {
-    for (size_t i = 0; i < sizeof(op_fns) / sizeof(op_fns[0]); i++) {
-        const eml_op_info *info = eml__op_info(eml__op_find("", op_fns[i].op));
-        REQUIRE(info != NULL);
-        CHECK(info->prepare == op_fns[i].prepare);
-        CHECK(info->infer == op_fns[i].infer);
-        CHECK(info->kernel == op_fns[i].kernel);
-    }
+    check_op_table_agrees(quantize_fns);
 }

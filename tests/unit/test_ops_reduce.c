@@ -1,143 +1,7 @@
 /* Reduce*, ArgMax/ArgMin, Softmax/LogSoftmax/Hardmax, CumSum and TopK: prepare, infer and the
  * reference kernels on small tensors with values from numpy, and what each op refuses. */
-#include <math.h>
-#include <string.h>
-
-#include "graph/graph.h"
-#include "harness.h"
 #include "kernels/ref/reduce.h"
-
-/* ---- one node through prepare → infer → kernel ---- */
-
-typedef struct op_run {
-    eml_env *env;
-    eml_graph *g;
-    eml_node *node;
-    eml_op_id op;
-    int32_t opset;
-    union {
-        unsigned char bytes[EML_PARAMS_MAX];
-        int64_t align;
-    } params;
-    eml_diag diag;
-    eml_tensor out[5];
-    int32_t n_out;
-} op_run;
-
-static void op_init(op_run *r, const char *op_type, int32_t opset, int32_t n_in, int32_t n_out)
-{
-    memset(r, 0, sizeof(*r));
-    REQUIRE(n_out <= 5);
-    REQUIRE(eml_env_create(NULL, &r->env) == EML_OK);
-    REQUIRE(eml__graph_create(r->env, NULL, &r->g) == EML_OK);
-    REQUIRE(eml__graph_add_node(r->g, "n0", op_type, "", n_in, n_out, 8, &r->node) == EML_OK);
-    r->node->n_attrs = 0; /* counts the attributes set below */
-    r->op = eml__op_find("", op_type);
-    REQUIRE(r->op != EML_OP_UNKNOWN);
-    r->opset = opset;
-    r->node->opset = opset;
-    r->node->op = r->op;
-    for (int32_t i = 0; i < n_in; i++)
-        r->node->inputs[i] = i;
-    for (int32_t i = 0; i < n_out; i++)
-        r->node->outputs[i] = n_in + i;
-    r->n_out = n_out;
-    eml_diag_init(&r->diag);
-}
-
-static eml_attr *new_attr(op_run *r, const char *name, eml_attr_type type)
-{
-    REQUIRE(r->node->n_attrs < 8);
-    eml_attr *a = &r->node->attrs[r->node->n_attrs++];
-    a->name = eml__strdup(r->env, name);
-    a->type = type;
-    return a;
-}
-
-static void attr_int(op_run *r, const char *name, int64_t v)
-{
-    new_attr(r, name, EML_ATTR_INT)->i = v;
-}
-
-static void attr_ints(op_run *r, const char *name, const int64_t *v, size_t n)
-{
-    eml_attr *a = new_attr(r, name, EML_ATTR_INTS);
-    a->ints = eml__alloc(r->env, EML_MAX(n, 1) * sizeof(int64_t));
-    memcpy(a->ints, v, n * sizeof(int64_t));
-    a->count = n;
-}
-
-static eml_status op_prepare(op_run *r)
-{
-    eml_prepare_ctx ctx = {r->node, r->op, r->opset, r->params.bytes, &r->diag};
-    return eml__op_info(r->op)->prepare(&ctx);
-}
-
-/* Infers the outputs, allocates them and runs the kernel. */
-static eml_status op_exec(op_run *r, eml_tensor *in, int32_t n_in)
-{
-    const eml_op_info *info = eml__op_info(r->op);
-    for (int32_t k = 0; k < r->n_out; k++)
-        free(r->out[k].data);
-    memset(r->out, 0, sizeof(r->out));
-    eml_infer_ctx ic = {r->params.bytes, r->op,     r->opset, "n0", in, n_in,
-                        r->out,          r->n_out, 0,        0,    &r->diag};
-    eml_status st = info->infer(&ic);
-    if (st != EML_OK)
-        return st;
-    for (int32_t k = 0; k < r->n_out; k++) {
-        size_t bytes = eml_tensor_bytes(&r->out[k]);
-        r->out[k].data = calloc(1, bytes ? bytes : 1);
-    }
-    void *scratch = ic.scratch_bytes ? malloc(ic.scratch_bytes) : NULL;
-    eml_kernel_ctx kc = {r->params.bytes, in, n_in, r->out, r->n_out, scratch, ic.scratch_bytes,
-                         NULL, &r->diag};
-    st = info->kernel(&kc);
-    free(scratch);
-    return st;
-}
-
-static void op_done(op_run *r)
-{
-    for (int32_t k = 0; k < r->n_out; k++)
-        free(r->out[k].data);
-    eml_graph_destroy(r->g);
-    eml_env_destroy(r->env);
-}
-
-static eml_tensor tens(eml_dtype dt, const void *data, int32_t rank, const int64_t *dims)
-{
-    eml_tensor t;
-    memset(&t, 0, sizeof(t));
-    t.dtype = dt;
-    t.rank = rank;
-    for (int32_t d = 0; d < rank; d++)
-        t.dims[d] = dims[d];
-    t.data = (void *)data;
-    return t;
-}
-
-#define DIMS(...) ((const int64_t[]){__VA_ARGS__})
-
-static void check_shape(const eml_tensor *t, int32_t rank, const int64_t *dims)
-{
-    CHECK(t->rank == rank);
-    for (int32_t d = 0; d < rank && d < t->rank; d++)
-        CHECK(t->dims[d] == dims[d]);
-}
-
-static void check_f32(const eml_tensor *t, const double *want, int64_t n)
-{
-    CHECK(t->dtype == EML_DTYPE_F32);
-    REQUIRE(eml_tensor_count(t) == n);
-    for (int64_t i = 0; i < n; i++) {
-        double got = ((const float *)t->data)[i];
-        if (!(fabs(got - want[i]) <= 1e-5 + 1e-4 * fabs(want[i]))) {
-            fprintf(stderr, "element %lld: got %.9g, want %.9g\n", (long long)i, got, want[i]);
-            CHECK(!"float mismatch");
-        }
-    }
-}
+#include "op_test_util.h"
 
 static void check_i64(const eml_tensor *t, const int64_t *want, int64_t n)
 {
@@ -161,8 +25,8 @@ EML_TEST(reduce_sum_axes_keepdims)
         x[i] = (float)(i + 1);
     eml_tensor in = tens(EML_DTYPE_F32, x, 3, DIMS(2, 3, 2));
     for (int keep = 0; keep < 2; keep++) {
-        op_run r;
-        op_init(&r, "ReduceSum", 11, 1, 1);
+        op_case r;
+        op_begin(&r, "ReduceSum", 11, 1, 1);
         attr_ints(&r, "axes", DIMS(1), 1);
         attr_int(&r, "keepdims", keep);
         REQUIRE_OK(op_prepare(&r), &r.diag);
@@ -172,7 +36,7 @@ EML_TEST(reduce_sum_axes_keepdims)
         else
             check_shape(&r.out[0], 2, DIMS(2, 2));
         check_f32(&r.out[0], (const double[]){9, 12, 27, 30}, 4);
-        op_done(&r);
+        op_end(&r);
     }
 }
 
@@ -190,14 +54,14 @@ EML_TEST(reduce_every_kind_over_all_axes)
     float x[] = {1, -2, 3, 4};
     eml_tensor in = tens(EML_DTYPE_F32, x, 2, DIMS(2, 2));
     for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-        op_run r;
-        op_init(&r, cases[c].op, 11, 1, 1);
+        op_case r;
+        op_begin(&r, cases[c].op, 11, 1, 1);
         attr_int(&r, "keepdims", 0);
         REQUIRE_OK(op_prepare(&r), &r.diag);
         REQUIRE_OK(op_exec(&r, &in, 1), &r.diag);
         CHECK(r.out[0].rank == 0);
         check_f32(&r.out[0], &cases[c].want, 1);
-        op_done(&r);
+        op_end(&r);
     }
 }
 
@@ -211,8 +75,8 @@ EML_TEST(reduce_split_axes_and_negative_axes)
     const char *ops[] = {"ReduceSum", "ReduceL2"};
     const double want[2][3] = {{6, 22, 38}, {8.888194, 11.61895, 15.9687195}};
     for (int o = 0; o < 2; o++) {
-        op_run r;
-        op_init(&r, ops[o], 13, 1, 1);
+        op_case r;
+        op_begin(&r, ops[o], 13, 1, 1);
         if (o == 0) {
             /* ReduceSum 13 takes axes as an input */
             int64_t axes[] = {-1, 0};
@@ -228,7 +92,7 @@ EML_TEST(reduce_split_axes_and_negative_axes)
         }
         check_shape(&r.out[0], 1, DIMS(3));
         check_f32(&r.out[0], want[o], 3);
-        op_done(&r);
+        op_end(&r);
     }
 }
 
@@ -237,8 +101,8 @@ EML_TEST(reduce_sum13_empty_axes_and_unknown_axes)
     float x[] = {1, 2, 3, 4, 5, 6};
     int64_t none[1] = {0};
     for (int noop = 0; noop < 2; noop++) {
-        op_run r;
-        op_init(&r, "ReduceSum", 13, 2, 1);
+        op_case r;
+        op_begin(&r, "ReduceSum", 13, 2, 1);
         attr_int(&r, "noop_with_empty_axes", noop);
         REQUIRE_OK(op_prepare(&r), &r.diag);
         eml_tensor ins[2] = {tens(EML_DTYPE_F32, x, 2, DIMS(2, 3)),
@@ -251,37 +115,37 @@ EML_TEST(reduce_sum13_empty_axes_and_unknown_axes)
             check_shape(&r.out[0], 2, DIMS(1, 1));
             check_f32(&r.out[0], (const double[]){21}, 1);
         }
-        op_done(&r);
+        op_end(&r);
     }
     /* axes present but not known yet: the output shape waits for them */
-    op_run r;
-    op_init(&r, "ReduceSum", 13, 2, 1);
+    op_case r;
+    op_begin(&r, "ReduceSum", 13, 2, 1);
     REQUIRE_OK(op_prepare(&r), &r.diag);
     eml_tensor ins[2] = {tens(EML_DTYPE_F32, x, 2, DIMS(2, 3)),
                          tens(EML_DTYPE_I64, NULL, 1, DIMS(1))};
     CHECK_STATUS(op_exec(&r, ins, 2), EML_EDYNAMIC);
     CHECK(r.out[0].dtype == EML_DTYPE_F32);
-    op_done(&r);
+    op_end(&r);
 }
 
 EML_TEST(reduce_integer_types_exact)
 {
     /* int64 sums beyond 2^53 stay exact */
     int64_t big[] = {(int64_t)1 << 60, 1, 3, -((int64_t)1 << 60)};
-    op_run r;
-    op_init(&r, "ReduceSum", 11, 1, 1);
+    op_case r;
+    op_begin(&r, "ReduceSum", 11, 1, 1);
     REQUIRE_OK(op_prepare(&r), &r.diag);
     eml_tensor in = tens(EML_DTYPE_I64, big, 1, DIMS(4));
     REQUIRE_OK(op_exec(&r, &in, 1), &r.diag);
     check_shape(&r.out[0], 1, DIMS(1));
     CHECK(((int64_t *)r.out[0].data)[0] == 4);
-    op_done(&r);
+    op_end(&r);
 
     int8_t s8[] = {-5, 7, -128, 3, 2, 1};
     const char *ops[] = {"ReduceMax", "ReduceMin"};
     const int8_t want[2][2] = {{7, 3}, {-128, 1}};
     for (int o = 0; o < 2; o++) {
-        op_init(&r, ops[o], 12, 1, 1);
+        op_begin(&r, ops[o], 12, 1, 1);
         attr_ints(&r, "axes", DIMS(1), 1);
         attr_int(&r, "keepdims", 0);
         REQUIRE_OK(op_prepare(&r), &r.diag);
@@ -290,34 +154,34 @@ EML_TEST(reduce_integer_types_exact)
         CHECK(r.out[0].dtype == EML_DTYPE_I8);
         CHECK(((int8_t *)r.out[0].data)[0] == want[o][0]);
         CHECK(((int8_t *)r.out[0].data)[1] == want[o][1]);
-        op_done(&r);
+        op_end(&r);
     }
 
     int32_t m[] = {-7, 2, 1, 5, 5, 6};
-    op_init(&r, "ReduceMean", 11, 1, 1);
+    op_begin(&r, "ReduceMean", 11, 1, 1);
     attr_ints(&r, "axes", DIMS(1), 1);
     REQUIRE_OK(op_prepare(&r), &r.diag);
     in = tens(EML_DTYPE_I32, m, 2, DIMS(2, 3));
     REQUIRE_OK(op_exec(&r, &in, 1), &r.diag);
     CHECK(((int32_t *)r.out[0].data)[0] == -1); /* -4/3 truncates toward zero */
     CHECK(((int32_t *)r.out[0].data)[1] == 5);
-    op_done(&r);
+    op_end(&r);
 
     uint64_t u[] = {UINT64_MAX / 2, 2, 3, 1};
-    op_init(&r, "ReduceProd", 11, 1, 1);
+    op_begin(&r, "ReduceProd", 11, 1, 1);
     REQUIRE_OK(op_prepare(&r), &r.diag);
     in = tens(EML_DTYPE_U64, u, 1, DIMS(4));
     REQUIRE_OK(op_exec(&r, &in, 1), &r.diag);
     CHECK(((uint64_t *)r.out[0].data)[0] == (UINT64_MAX / 2) * 6);
-    op_done(&r);
+    op_end(&r);
 }
 
 EML_TEST(reduce_empty_axis_gives_identities)
 {
     const char *ops[] = {"ReduceSum", "ReduceProd"};
     for (int o = 0; o < 2; o++) {
-        op_run r;
-        op_init(&r, ops[o], 11, 1, 1);
+        op_case r;
+        op_begin(&r, ops[o], 11, 1, 1);
         attr_ints(&r, "axes", DIMS(1), 1);
         REQUIRE_OK(op_prepare(&r), &r.diag);
         float dummy = 0;
@@ -326,7 +190,7 @@ EML_TEST(reduce_empty_axis_gives_identities)
         check_shape(&r.out[0], 2, DIMS(2, 1));
         double id = o == 0 ? 0 : 1;
         check_f32(&r.out[0], (const double[]){id, id}, 2);
-        op_done(&r);
+        op_end(&r);
     }
 }
 
@@ -334,41 +198,41 @@ EML_TEST(reduce_refusals)
 {
     float x[] = {1, 2, 3, 4};
     eml_tensor in = tens(EML_DTYPE_F32, x, 2, DIMS(2, 2));
-    op_run r;
+    op_case r;
     /* ReduceSum 13 has no axes attribute */
-    op_init(&r, "ReduceSum", 13, 1, 1);
+    op_begin(&r, "ReduceSum", 13, 1, 1);
     attr_ints(&r, "axes", DIMS(0), 1);
     CHECK_STATUS(op_prepare(&r), EML_EUNSUPPORTED);
     CHECK(strstr(r.diag.message, "axes") != NULL);
-    op_done(&r);
+    op_end(&r);
     /* unknown attribute */
-    op_init(&r, "ReduceMean", 11, 1, 1);
+    op_begin(&r, "ReduceMean", 11, 1, 1);
     attr_int(&r, "mode", 1);
     CHECK_STATUS(op_prepare(&r), EML_EUNSUPPORTED);
-    op_done(&r);
+    op_end(&r);
     /* axes as an input before it became one */
-    op_init(&r, "ReduceMean", 11, 2, 1);
+    op_begin(&r, "ReduceMean", 11, 2, 1);
     CHECK_STATUS(op_prepare(&r), EML_EGRAPH);
-    op_done(&r);
+    op_end(&r);
     /* axis out of range, axis repeated */
     const int64_t bad[2][2] = {{2, 0}, {1, -1}};
     for (int b = 0; b < 2; b++) {
-        op_init(&r, "ReduceMax", 11, 1, 1);
+        op_begin(&r, "ReduceMax", 11, 1, 1);
         attr_ints(&r, "axes", bad[b], 2);
         REQUIRE_OK(op_prepare(&r), &r.diag);
         CHECK_STATUS(op_exec(&r, &in, 1), EML_ESHAPE);
-        op_done(&r);
+        op_end(&r);
     }
     /* int16 is not a ReduceSum type; int8 is only for max/min */
     int16_t s16[4] = {0};
     int8_t s8[4] = {0};
-    op_init(&r, "ReduceSum", 11, 1, 1);
+    op_begin(&r, "ReduceSum", 11, 1, 1);
     REQUIRE_OK(op_prepare(&r), &r.diag);
     in = tens(EML_DTYPE_I16, s16, 1, DIMS(4));
     CHECK_STATUS(op_exec(&r, &in, 1), EML_EUNSUPPORTED);
     in = tens(EML_DTYPE_I8, s8, 1, DIMS(4));
     CHECK_STATUS(op_exec(&r, &in, 1), EML_EUNSUPPORTED);
-    op_done(&r);
+    op_end(&r);
 }
 
 /* ---- ArgMax / ArgMin ---- */
@@ -388,8 +252,8 @@ EML_TEST(argmax_argmin_ties_and_last_index)
         {"ArgMax", 0, 1, 0, {0, 0, 1, 1}, 4}, {"ArgMin", 0, 0, 1, {2, 2, 2, 0}, 4},
     };
     for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-        op_run r;
-        op_init(&r, cases[c].op, 12, 1, 1);
+        op_case r;
+        op_begin(&r, cases[c].op, 12, 1, 1);
         attr_int(&r, "axis", cases[c].axis);
         attr_int(&r, "keepdims", cases[c].keep);
         attr_int(&r, "select_last_index", cases[c].last);
@@ -397,25 +261,25 @@ EML_TEST(argmax_argmin_ties_and_last_index)
         REQUIRE_OK(op_exec(&r, &in, 1), &r.diag);
         CHECK(r.out[0].rank == (cases[c].keep ? 2 : 1));
         check_i64(&r.out[0], cases[c].want, cases[c].n);
-        op_done(&r);
+        op_end(&r);
     }
 }
 
 EML_TEST(argmax_integer_types_and_refusals)
 {
     uint64_t u[] = {1, UINT64_MAX, UINT64_MAX - 1};
-    op_run r;
-    op_init(&r, "ArgMax", 11, 1, 1);
+    op_case r;
+    op_begin(&r, "ArgMax", 11, 1, 1);
     attr_int(&r, "keepdims", 0);
     REQUIRE_OK(op_prepare(&r), &r.diag);
     eml_tensor in = tens(EML_DTYPE_U64, u, 1, DIMS(3));
     REQUIRE_OK(op_exec(&r, &in, 1), &r.diag);
     CHECK(r.out[0].rank == 0);
     check_i64(&r.out[0], (const int64_t[]){1}, 1);
-    op_done(&r);
+    op_end(&r);
 
     int16_t s[] = {-3, -9, 4};
-    op_init(&r, "ArgMin", 1, 1, 1);
+    op_begin(&r, "ArgMin", 1, 1, 1);
     REQUIRE_OK(op_prepare(&r), &r.diag);
     in = tens(EML_DTYPE_I16, s, 1, DIMS(3));
     REQUIRE_OK(op_exec(&r, &in, 1), &r.diag);
@@ -427,13 +291,13 @@ EML_TEST(argmax_integer_types_and_refusals)
     CHECK_STATUS(op_exec(&r, &in, 1), EML_ESHAPE);
     in = tens(EML_DTYPE_BOOL, s, 1, DIMS(3));
     CHECK_STATUS(op_exec(&r, &in, 1), EML_EUNSUPPORTED);
-    op_done(&r);
+    op_end(&r);
 
     /* select_last_index arrived at opset 12 */
-    op_init(&r, "ArgMax", 11, 1, 1);
+    op_begin(&r, "ArgMax", 11, 1, 1);
     attr_int(&r, "select_last_index", 1);
     CHECK_STATUS(op_prepare(&r), EML_EUNSUPPORTED);
-    op_done(&r);
+    op_end(&r);
 }
 
 /* ---- Softmax / LogSoftmax / Hardmax ---- */
@@ -467,14 +331,14 @@ EML_TEST(softmax_axis_forms_by_opset)
         x[i] = (float)sm_x[i];
     eml_tensor in = tens(EML_DTYPE_F32, x, 3, DIMS(2, 3, 2));
     for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-        op_run r;
-        op_init(&r, cases[c].op, cases[c].opset, 1, 1);
+        op_case r;
+        op_begin(&r, cases[c].op, cases[c].opset, 1, 1);
         attr_int(&r, "axis", 1);
         REQUIRE_OK(op_prepare(&r), &r.diag);
         REQUIRE_OK(op_exec(&r, &in, 1), &r.diag);
         check_shape(&r.out[0], 3, DIMS(2, 3, 2));
         check_f32(&r.out[0], cases[c].want, 12);
-        op_done(&r);
+        op_end(&r);
     }
 }
 
@@ -482,8 +346,8 @@ EML_TEST(softmax_stable_defaults_and_types)
 {
     /* large values must not overflow exp(); default axis is the last at 13 */
     float big[] = {1000, 1001, 1002, 1003, -1000, -1000, -1000, -1000};
-    op_run r;
-    op_init(&r, "Softmax", 13, 1, 1);
+    op_case r;
+    op_begin(&r, "Softmax", 13, 1, 1);
     REQUIRE_OK(op_prepare(&r), &r.diag);
     eml_tensor in = tens(EML_DTYPE_F32, big, 2, DIMS(2, 4));
     REQUIRE_OK(op_exec(&r, &in, 1), &r.diag);
@@ -503,22 +367,22 @@ EML_TEST(softmax_stable_defaults_and_types)
     CHECK_STATUS(op_exec(&r, &in, 1), EML_EUNSUPPORTED);
     in = tens(EML_DTYPE_F32, big, 0, NULL);
     CHECK_STATUS(op_exec(&r, &in, 1), EML_ESHAPE);
-    op_done(&r);
+    op_end(&r);
 
     /* opset < 13 default axis 1 on a 1-D input: the coerced matrix is [N, 1] */
-    op_init(&r, "Softmax", 11, 1, 1);
+    op_begin(&r, "Softmax", 11, 1, 1);
     REQUIRE_OK(op_prepare(&r), &r.diag);
     in = tens(EML_DTYPE_F32, big, 1, DIMS(4));
     REQUIRE_OK(op_exec(&r, &in, 1), &r.diag);
     check_f32(&r.out[0], (const double[]){1, 1, 1, 1}, 4);
-    op_done(&r);
+    op_end(&r);
 
-    op_init(&r, "LogSoftmax", 13, 1, 1);
+    op_begin(&r, "LogSoftmax", 13, 1, 1);
     attr_int(&r, "axis", 2);
     REQUIRE_OK(op_prepare(&r), &r.diag);
     in = tens(EML_DTYPE_F32, big, 2, DIMS(2, 4));
     CHECK_STATUS(op_exec(&r, &in, 1), EML_ESHAPE);
-    op_done(&r);
+    op_end(&r);
 }
 
 /* ---- CumSum ---- */
@@ -535,8 +399,8 @@ EML_TEST(cumsum_exclusive_reverse_axes)
         {0, 0, 0, {1, 2, 3, 5, 7, 9}},   {-2, 1, 1, {4, 5, 6, 0, 0, 0}},
     };
     for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-        op_run r;
-        op_init(&r, "CumSum", 14, 2, 1);
+        op_case r;
+        op_begin(&r, "CumSum", 14, 2, 1);
         attr_int(&r, "exclusive", cases[c].exclusive);
         attr_int(&r, "reverse", cases[c].reverse);
         REQUIRE_OK(op_prepare(&r), &r.diag);
@@ -547,7 +411,7 @@ EML_TEST(cumsum_exclusive_reverse_axes)
         CHECK(r.out[0].dtype == EML_DTYPE_F64);
         for (int i = 0; i < 6; i++)
             CHECK(((double *)r.out[0].data)[i] == cases[c].want[i]);
-        op_done(&r);
+        op_end(&r);
     }
 }
 
@@ -555,8 +419,8 @@ EML_TEST(cumsum_integers_and_bad_axis)
 {
     int64_t x[] = {(int64_t)1 << 62, 1, -5};
     int64_t axis = 0;
-    op_run r;
-    op_init(&r, "CumSum", 11, 2, 1);
+    op_case r;
+    op_begin(&r, "CumSum", 11, 2, 1);
     REQUIRE_OK(op_prepare(&r), &r.diag);
     eml_tensor ins[2] = {tens(EML_DTYPE_I64, x, 1, DIMS(3)),
                          tens(EML_DTYPE_I64, &axis, 1, DIMS(1))};
@@ -566,7 +430,7 @@ EML_TEST(cumsum_integers_and_bad_axis)
     /* axis known at infer: a shape error; known only when the kernel runs: a range error */
     axis = 1;
     CHECK_STATUS(op_exec(&r, ins, 2), EML_ESHAPE);
-    eml_kernel_ctx kc = {r.params.bytes, ins, 2, r.out, 1, NULL, 0, NULL, &r.diag};
+    eml_kernel_ctx kc = {r.params, ins, 2, r.out, 1, NULL, 0, NULL, &r.diag};
     r.out[0] = tens(EML_DTYPE_I64, calloc(3, sizeof(int64_t)), 1, DIMS(3));
     CHECK_STATUS(eml__ref_cumsum(&kc), EML_ERANGE);
     /* the axis must be one int32/int64 value */
@@ -576,12 +440,12 @@ EML_TEST(cumsum_integers_and_bad_axis)
     int64_t two[2] = {0, 0};
     ins[1] = tens(EML_DTYPE_I64, two, 1, DIMS(2));
     CHECK_STATUS(op_exec(&r, ins, 2), EML_ESHAPE);
-    op_done(&r);
+    op_end(&r);
 }
 
 /* ---- TopK ---- */
 
-static void check_topk(op_run *r, const double *values, const int64_t *indices, int64_t n)
+static void check_topk(op_case *r, const double *values, const int64_t *indices, int64_t n)
 {
     check_f32(&r->out[0], values, n);
     check_i64(&r->out[1], indices, n);
@@ -593,8 +457,8 @@ EML_TEST(topk_largest_smallest_ties)
     int64_t k = 3;
     eml_tensor ins[2] = {tens(EML_DTYPE_F32, x, 2, DIMS(3, 4)),
                          tens(EML_DTYPE_I64, &k, 1, DIMS(1))};
-    op_run r;
-    op_init(&r, "TopK", 11, 2, 2);
+    op_case r;
+    op_begin(&r, "TopK", 11, 2, 2);
     attr_int(&r, "axis", 1);
     REQUIRE_OK(op_prepare(&r), &r.diag);
     REQUIRE_OK(op_exec(&r, ins, 2), &r.diag);
@@ -602,32 +466,32 @@ EML_TEST(topk_largest_smallest_ties)
     /* equal values: the lower index first */
     check_topk(&r, (const double[]){3, 3, 2, 5, 5, 0, 7, 7, 7},
                (const int64_t[]){0, 2, 3, 2, 3, 0, 0, 1, 2}, 9);
-    op_done(&r);
+    op_end(&r);
 
-    op_init(&r, "TopK", 11, 2, 2);
+    op_begin(&r, "TopK", 11, 2, 2);
     attr_int(&r, "largest", 0);
     REQUIRE_OK(op_prepare(&r), &r.diag);
     REQUIRE_OK(op_exec(&r, ins, 2), &r.diag);
     check_topk(&r, (const double[]){1, 2, 3, -1, 0, 5, 7, 7, 7},
                (const int64_t[]){1, 3, 0, 1, 0, 2, 0, 1, 2}, 9);
-    op_done(&r);
+    op_end(&r);
 
     /* along axis 0, with inner elements */
     k = 2;
-    op_init(&r, "TopK", 10, 2, 2);
+    op_begin(&r, "TopK", 10, 2, 2);
     attr_int(&r, "axis", 0);
     REQUIRE_OK(op_prepare(&r), &r.diag);
     REQUIRE_OK(op_exec(&r, ins, 2), &r.diag);
     check_shape(&r.out[1], 2, DIMS(2, 4));
     check_topk(&r, (const double[]){7, 7, 7, 7, 3, 1, 5, 5},
                (const int64_t[]){2, 2, 2, 2, 0, 0, 1, 1}, 8);
-    op_done(&r);
+    op_end(&r);
 }
 
 EML_TEST(topk_opset1_attribute_types_and_nan)
 {
-    op_run r;
-    op_init(&r, "TopK", 1, 1, 2);
+    op_case r;
+    op_begin(&r, "TopK", 1, 1, 2);
     attr_int(&r, "k", 2);
     REQUIRE_OK(op_prepare(&r), &r.diag);
     double x[] = {-0.0, NAN, 0.0, INFINITY, 1.0};
@@ -637,9 +501,9 @@ EML_TEST(topk_opset1_attribute_types_and_nan)
     CHECK(isnan(((double *)r.out[0].data)[0]));
     CHECK(((double *)r.out[0].data)[1] == INFINITY);
     check_i64(&r.out[1], (const int64_t[]){1, 3}, 2);
-    op_done(&r);
+    op_end(&r);
 
-    op_init(&r, "TopK", 11, 2, 2);
+    op_begin(&r, "TopK", 11, 2, 2);
     attr_int(&r, "largest", 0);
     REQUIRE_OK(op_prepare(&r), &r.diag);
     int64_t k = 3;
@@ -650,34 +514,34 @@ EML_TEST(topk_opset1_attribute_types_and_nan)
     CHECK(((int32_t *)r.out[0].data)[0] == -7 && ((int32_t *)r.out[0].data)[2] == 0);
     check_i64(&r.out[1], (const int64_t[]){1, 3, 2}, 3);
     /* -0.0 and 0.0 are equal: index decides */
-    op_done(&r);
+    op_end(&r);
 
-    op_init(&r, "TopK", 11, 2, 2);
+    op_begin(&r, "TopK", 11, 2, 2);
     REQUIRE_OK(op_prepare(&r), &r.diag);
     ins[0] = tens(EML_DTYPE_F64, x, 1, DIMS(5));
     k = 5;
     REQUIRE_OK(op_exec(&r, ins, 2), &r.diag);
     check_i64(&r.out[1], (const int64_t[]){1, 3, 4, 0, 2}, 5);
-    op_done(&r);
+    op_end(&r);
 }
 
 EML_TEST(topk_refusals)
 {
     float x[] = {1, 2, 3};
-    op_run r;
+    op_case r;
     /* opset 1 requires k; later opsets require input K */
-    op_init(&r, "TopK", 1, 1, 2);
+    op_begin(&r, "TopK", 1, 1, 2);
     CHECK_STATUS(op_prepare(&r), EML_EGRAPH);
-    op_done(&r);
-    op_init(&r, "TopK", 10, 1, 2);
+    op_end(&r);
+    op_begin(&r, "TopK", 10, 1, 2);
     CHECK_STATUS(op_prepare(&r), EML_EGRAPH);
-    op_done(&r);
-    op_init(&r, "TopK", 10, 2, 2);
+    op_end(&r);
+    op_begin(&r, "TopK", 10, 2, 2);
     attr_int(&r, "largest", 1); /* only from opset 11 */
     CHECK_STATUS(op_prepare(&r), EML_EUNSUPPORTED);
-    op_done(&r);
+    op_end(&r);
 
-    op_init(&r, "TopK", 11, 2, 2);
+    op_begin(&r, "TopK", 11, 2, 2);
     REQUIRE_OK(op_prepare(&r), &r.diag);
     int64_t k = 4;
     eml_tensor ins[2] = {tens(EML_DTYPE_F32, x, 1, DIMS(3)), tens(EML_DTYPE_I64, &k, 1, DIMS(1))};
@@ -692,5 +556,5 @@ EML_TEST(topk_refusals)
     ins[1] = tens(EML_DTYPE_I64, &k, 1, DIMS(1));
     REQUIRE_OK(op_exec(&r, ins, 2), &r.diag);
     check_shape(&r.out[0], 1, DIMS(0));
-    op_done(&r);
+    op_end(&r);
 }

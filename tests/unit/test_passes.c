@@ -5,47 +5,6 @@
 
 static const int64_t dims23[] = {2, 3};
 
-/* Optimizes with only the named passes (comma-separated) enabled. */
-static eml_optimize_report optimize_only(eml_graph *g, const char *keep)
-{
-    char disable[512];
-    eml_optimize_options o;
-    eml_optimize_options_init(&o);
-    o.disable = pt_disable_except(disable, sizeof(disable), keep);
-    eml_optimize_report r;
-    eml_diag diag;
-    eml_diag_init(&diag);
-    REQUIRE_OK(eml_graph_optimize(g, &o, &r, &diag), &diag);
-    REQUIRE_OK(eml__graph_verify(g, NULL, &diag), &diag);
-    return r;
-}
-
-static uint64_t rewrites_of(const eml_optimize_report *r, const char *pass)
-{
-    for (size_t i = 0; i < r->pass_count; i++)
-        if (strcmp(r->passes[i].name, pass) == 0)
-            return r->passes[i].rewrites;
-    return 0;
-}
-
-/* Runs g on inputs, optimizes it with `passes` only, runs it again: the outputs must agree
- * within tol (relative to the largest magnitude). Returns the report. */
-static eml_optimize_report check_same(eml_graph *g, const eml_tensor *inputs, const char *passes,
-                                      double tol)
-{
-    pt_outputs before, after;
-    pt_run(g, inputs, &before);
-    eml_optimize_report r = optimize_only(g, passes);
-    pt_run(g, inputs, &after);
-    double d = pt_rel_diff(&after, &before);
-    if (!(d <= tol))
-        fprintf(stderr, "outputs differ by %g after %s\n", d, passes);
-    CHECK(d <= tol);
-    pt_outputs_free(&before);
-    pt_outputs_free(&after);
-    return r;
-}
-
 /* ---- constant-folding ---- */
 
 EML_TEST(constant_folding_folds_a_chain)
@@ -64,11 +23,11 @@ EML_TEST(constant_folding_folds_a_chain)
     pt_output(g, "y");
     size_t init_before = 2;
     eml_tensor x = pt_random(2, dims23);
-    eml_optimize_report r = check_same(g, &x, "constant-folding,dead-node-elimination", 0);
+    eml_optimize_report r = pt_check_same(g, &x, "constant-folding,dead-node-elimination", 0);
     CHECK(g->n_nodes == 2);
     CHECK(pt_count_op(g, "Mul") == 1 && pt_count_op(g, "Add") == 1);
     CHECK(pt_count_op(g, "Neg") == 0 && pt_count_op(g, "Constant") == 0);
-    CHECK(rewrites_of(&r, "constant-folding") == 3);
+    CHECK(pt_rewrites_of(&r, "constant-folding") == 3);
     int32_t n = eml__graph_find(g, "n"), a = eml__graph_find(g, "a");
     CHECK(eml__value_is_const(g, n) && eml__value_is_const(g, eml__graph_find(g, "k")));
     CHECK(!eml__value_is_const(g, a)); /* nothing reads it any more: dropped */
@@ -90,8 +49,8 @@ EML_TEST(constant_folding_keeps_overridable_defaults)
     pt_node(g, "Neg", NULL, "neg", (const char *[]){"a"}, 1, (const char *[]){"n"}, 1);
     pt_node(g, "Mul", NULL, "mul", (const char *[]){"x", "n"}, 2, (const char *[]){"y"}, 1);
     pt_output(g, "y");
-    eml_optimize_report r = optimize_only(g, "constant-folding,dead-node-elimination");
-    CHECK(rewrites_of(&r, "constant-folding") == 0);
+    eml_optimize_report r = pt_optimize_only(g, "constant-folding,dead-node-elimination");
+    CHECK(pt_rewrites_of(&r, "constant-folding") == 0);
     CHECK(pt_count_op(g, "Neg") == 1 && eml__value_is_const(g, a) == false);
     CHECK(g->values[a].flags & EML_VALUE_INITIALIZER);
     eml_graph_destroy(g);
@@ -108,14 +67,14 @@ EML_TEST(constant_folding_size_cap)
     pt_node(g, "ConstantOfShape", NULL, "big", (const char *[]){"shape"}, 1, (const char *[]){"y"},
             1);
     pt_output(g, "y");
-    eml_optimize_report r = optimize_only(g, "constant-folding");
-    CHECK(rewrites_of(&r, "constant-folding") == 0);
+    eml_optimize_report r = pt_optimize_only(g, "constant-folding");
+    CHECK(pt_rewrites_of(&r, "constant-folding") == 0);
     CHECK(pt_count_op(g, "ConstantOfShape") == 1);
     /* a small one folds, and the graph output keeps its name as an initializer */
     int64_t small[] = {2, 3};
     memcpy(g->values[eml__graph_find(g, "shape")].data, small, sizeof(small));
-    r = optimize_only(g, "constant-folding");
-    CHECK(rewrites_of(&r, "constant-folding") == 1 && g->n_nodes == 0);
+    r = pt_optimize_only(g, "constant-folding");
+    CHECK(pt_rewrites_of(&r, "constant-folding") == 1 && g->n_nodes == 0);
     int32_t y = eml__graph_find(g, "y");
     CHECK(eml__value_is_const(g, y) && g->outputs[0] == y && g->values[y].rank == 2);
     eml_graph_destroy(g);
@@ -151,9 +110,9 @@ EML_TEST(shape_folding_folds_static_shapes_only)
     int64_t x_dims[] = {5, 6};
     eml_tensor in[2] = {pt_random(2, x_dims), pt_random(2, dims23)};
     eml_optimize_report r =
-        check_same(g, in, "shape-folding,constant-folding,dead-node-elimination", 0);
-    CHECK(rewrites_of(&r, "shape-folding") == 3);    /* Shape(r), Size(r), Shape(x)[1:] */
-    CHECK(rewrites_of(&r, "constant-folding") == 1); /* the Gather, in round 2 */
+        pt_check_same(g, in, "shape-folding,constant-folding,dead-node-elimination", 0);
+    CHECK(pt_rewrites_of(&r, "shape-folding") == 3);    /* Shape(r), Size(r), Shape(x)[1:] */
+    CHECK(pt_rewrites_of(&r, "constant-folding") == 1); /* the Gather, in round 2 */
     CHECK(r.rounds >= 2);
     CHECK(pt_count_op(g, "Shape") == 1 && pt_count_op(g, "Size") == 0);
     CHECK(pt_count_op(g, "Gather") == 0 && pt_count_op(g, "Reshape") == 1);
@@ -224,8 +183,8 @@ EML_TEST(identity_elimination_keeps_output_names)
     pt_output(g, "xcopy");
     pt_output(g, "wcopy");
     eml_tensor x = pt_random(2, dims23);
-    eml_optimize_report r = check_same(g, &x, "identity-elimination", 0);
-    CHECK(rewrites_of(&r, "identity-elimination") == 4);
+    eml_optimize_report r = pt_check_same(g, &x, "identity-elimination", 0);
+    CHECK(pt_rewrites_of(&r, "identity-elimination") == 4);
     CHECK(g->n_nodes == 2 && pt_count_op(g, "Relu") == 1 && pt_count_op(g, "Dropout") == 0);
     const eml_node *relu = pt_find_op(g, "Relu");
     CHECK(relu->inputs[0] == eml__graph_find(g, "x"));
@@ -253,8 +212,8 @@ EML_TEST(identity_elimination_keeps_training_dropout)
     pt_node(g, "Dropout", NULL, "d2", (const char *[]){"a"}, 1, (const char *[]){"b", "mask"}, 2);
     pt_output(g, "b");
     pt_output(g, "mask");
-    eml_optimize_report r = optimize_only(g, "identity-elimination");
-    CHECK(rewrites_of(&r, "identity-elimination") == 0 && pt_count_op(g, "Dropout") == 2);
+    eml_optimize_report r = pt_optimize_only(g, "identity-elimination");
+    CHECK(pt_rewrites_of(&r, "identity-elimination") == 0 && pt_count_op(g, "Dropout") == 2);
     eml_graph_destroy(g);
     eml_env_destroy(env);
 }
@@ -274,8 +233,8 @@ EML_TEST(dead_node_elimination_removes_unreachable)
     pt_node(g, "Relu", NULL, "relu", (const char *[]){"n"}, 1, (const char *[]){"r"}, 1);
     pt_output(g, "y");
     eml_tensor in[2] = {pt_random(2, dims23), pt_random(2, dims23)};
-    eml_optimize_report r = check_same(g, in, "dead-node-elimination", 0);
-    CHECK(rewrites_of(&r, "dead-node-elimination") == 3); /* Neg, Relu, orphan */
+    eml_optimize_report r = pt_check_same(g, in, "dead-node-elimination", 0);
+    CHECK(pt_rewrites_of(&r, "dead-node-elimination") == 3); /* Neg, Relu, orphan */
     CHECK(g->n_nodes == 1 && pt_count_op(g, "Mul") == 1);
     CHECK(eml__value_is_const(g, eml__graph_find(g, "w")));
     CHECK(!eml__value_is_const(g, eml__graph_find(g, "orphan")));

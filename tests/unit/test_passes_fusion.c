@@ -5,45 +5,6 @@
 
 #include "passes_util.h"
 
-static eml_optimize_report optimize_only(eml_graph *g, const char *keep)
-{
-    char disable[512];
-    eml_optimize_options o;
-    eml_optimize_options_init(&o);
-    o.disable = pt_disable_except(disable, sizeof(disable), keep);
-    eml_optimize_report r;
-    eml_diag diag;
-    eml_diag_init(&diag);
-    REQUIRE_OK(eml_graph_optimize(g, &o, &r, &diag), &diag);
-    REQUIRE_OK(eml__graph_verify(g, NULL, &diag), &diag);
-    return r;
-}
-
-static uint64_t rewrites_of(const eml_optimize_report *r, const char *pass)
-{
-    for (size_t i = 0; i < r->pass_count; i++)
-        if (strcmp(r->passes[i].name, pass) == 0)
-            return r->passes[i].rewrites;
-    return 0;
-}
-
-/* Runs, optimizes with `passes` only, runs again; outputs agree within tol. */
-static eml_optimize_report check_same(eml_graph *g, const eml_tensor *inputs, const char *passes,
-                                      double tol)
-{
-    pt_outputs before, after;
-    pt_run(g, inputs, &before);
-    eml_optimize_report r = optimize_only(g, passes);
-    pt_run(g, inputs, &after);
-    double d = pt_rel_diff(&after, &before);
-    if (!(d <= tol))
-        fprintf(stderr, "outputs differ by %g after %s\n", d, passes);
-    CHECK(d <= tol);
-    pt_outputs_free(&before);
-    pt_outputs_free(&after);
-    return r;
-}
-
 static const char *attr_s(const eml_node *n, const char *name)
 {
     const eml_attr *a = eml__node_attr(n, name);
@@ -99,8 +60,9 @@ EML_TEST(batchnorm_folding_conv)
         add_bn(g, "c", "y", 4);
         pt_output(g, "y");
         eml_tensor x = pt_random(4, x_dims);
-        eml_optimize_report r = check_same(g, &x, "batchnorm-folding,dead-node-elimination", 1e-5);
-        CHECK(rewrites_of(&r, "batchnorm-folding") == 1);
+        eml_optimize_report r =
+            pt_check_same(g, &x, "batchnorm-folding,dead-node-elimination", 1e-5);
+        CHECK(pt_rewrites_of(&r, "batchnorm-folding") == 1);
         REQUIRE(g->n_nodes == 1);
         const eml_node *conv = &g->nodes[0];
         CHECK(strcmp(conv->op_type, "Conv") == 0 && conv->n_inputs == 3);
@@ -134,8 +96,9 @@ EML_TEST(batchnorm_folding_gemm)
         add_bn(g, "c", "y", 4);
         pt_output(g, "y");
         eml_tensor a = pt_random(2, a_dims);
-        eml_optimize_report r = check_same(g, &a, "batchnorm-folding,dead-node-elimination", 1e-5);
-        CHECK(rewrites_of(&r, "batchnorm-folding") == 1);
+        eml_optimize_report r =
+            pt_check_same(g, &a, "batchnorm-folding,dead-node-elimination", 1e-5);
+        CHECK(pt_rewrites_of(&r, "batchnorm-folding") == 1);
         CHECK(g->n_nodes == 1 && pt_count_op(g, "Gemm") == 1);
         const eml_attr *beta = eml__node_attr(&g->nodes[0], "beta");
         CHECK(beta && beta->f == 1.0f);
@@ -159,8 +122,9 @@ EML_TEST(batchnorm_folding_matmul)
         add_bn(g, "c", "y", 4);
         pt_output(g, "y");
         eml_tensor a = pt_random(batched ? 3 : 2, batched ? a3 : a2);
-        eml_optimize_report r = check_same(g, &a, "batchnorm-folding,dead-node-elimination", 1e-5);
-        CHECK(rewrites_of(&r, "batchnorm-folding") == (batched ? 0u : 1u));
+        eml_optimize_report r =
+            pt_check_same(g, &a, "batchnorm-folding,dead-node-elimination", 1e-5);
+        CHECK(pt_rewrites_of(&r, "batchnorm-folding") == (batched ? 0u : 1u));
         if (!batched)
             CHECK(g->n_nodes == 1 && pt_count_op(g, "Gemm") == 1);
         else
@@ -180,8 +144,8 @@ EML_TEST(batchnorm_folding_refusals)
     pt_node(g, "Relu", NULL, "relu", (const char *[]){"c"}, 1, (const char *[]){"r"}, 1);
     pt_output(g, "y");
     pt_output(g, "r");
-    eml_optimize_report r = optimize_only(g, "batchnorm-folding");
-    CHECK(rewrites_of(&r, "batchnorm-folding") == 0 && g->n_nodes == 3);
+    eml_optimize_report r = pt_optimize_only(g, "batchnorm-folding");
+    CHECK(pt_rewrites_of(&r, "batchnorm-folding") == 0 && g->n_nodes == 3);
     eml_graph_destroy(g);
 
     g = conv_graph(env, true);
@@ -193,8 +157,8 @@ EML_TEST(batchnorm_folding_refusals)
     pt_node(g, "BatchNormalization", NULL, "bn",
             (const char *[]){"c", "scale", "bias", "mean", "var"}, 5, (const char *[]){"y"}, 1);
     pt_output(g, "y");
-    r = optimize_only(g, "batchnorm-folding");
-    CHECK(rewrites_of(&r, "batchnorm-folding") == 0 && g->n_nodes == 2);
+    r = pt_optimize_only(g, "batchnorm-folding");
+    CHECK(pt_rewrites_of(&r, "batchnorm-folding") == 0 && g->n_nodes == 2);
     eml_graph_destroy(g);
     eml_env_destroy(env);
 }
@@ -248,8 +212,8 @@ EML_TEST(activation_fusion_each_activation)
         eml_tensor x = pt_random(4, x_dims);
         /* the fused op computes exactly what the pair did */
         eml_optimize_report r =
-            check_same(g, &x, "activation-fusion,constant-folding,dead-node-elimination", 0);
-        CHECK(rewrites_of(&r, "activation-fusion") == 1);
+            pt_check_same(g, &x, "activation-fusion,constant-folding,dead-node-elimination", 0);
+        CHECK(pt_rewrites_of(&r, "activation-fusion") == 1);
         if (g->n_nodes != 1)
             fprintf(stderr, "case %s: %zu nodes\n", t->op, g->n_nodes);
         REQUIRE(g->n_nodes == 1);
@@ -286,7 +250,7 @@ EML_TEST(activation_fusion_gemm_matmul_legacy_clip)
     pt_output(g, "y");
     pt_output(g, "z");
     eml_tensor a = pt_random(2, a_dims);
-    check_same(g, &a, "activation-fusion", 0);
+    pt_check_same(g, &a, "activation-fusion", 0);
     CHECK(g->n_nodes == 2 && pt_count_op(g, "FusedGemm") == 1 &&
           pt_count_op(g, "FusedMatMul") == 1);
     CHECK(strcmp(attr_s(pt_find_op(g, "FusedMatMul"), "activation"), "Tanh") == 0);
@@ -303,7 +267,7 @@ EML_TEST(activation_fusion_gemm_matmul_legacy_clip)
     pt_attr_float(g, clip, "max", 6.0f);
     pt_output(g, "y");
     eml_tensor x = pt_random(4, x_dims);
-    check_same(g, &x, "activation-fusion", 0);
+    pt_check_same(g, &x, "activation-fusion", 0);
     REQUIRE(g->n_nodes == 1);
     const eml_attr *p = attr_floats(&g->nodes[0]);
     CHECK(p && p->count == 2 && p->floats[0] == 0.0f && p->floats[1] == 6.0f);
@@ -321,8 +285,8 @@ EML_TEST(activation_fusion_refusals)
     pt_node(g, "Relu", NULL, "relu", (const char *[]){"c"}, 1, (const char *[]){"y"}, 1);
     pt_output(g, "y");
     pt_output(g, "c");
-    eml_optimize_report r = optimize_only(g, "activation-fusion");
-    CHECK(rewrites_of(&r, "activation-fusion") == 0 && g->n_nodes == 2);
+    eml_optimize_report r = pt_optimize_only(g, "activation-fusion");
+    CHECK(pt_rewrites_of(&r, "activation-fusion") == 0 && g->n_nodes == 2);
     eml_graph_destroy(g);
 
     g = conv_graph(env, true);
@@ -330,8 +294,8 @@ EML_TEST(activation_fusion_refusals)
     pt_input(g, "lo", EML_DTYPE_F32, 0, &one, NULL);
     pt_node(g, "Clip", NULL, "clip", (const char *[]){"c", "lo"}, 2, (const char *[]){"y"}, 1);
     pt_output(g, "y");
-    r = optimize_only(g, "activation-fusion");
-    CHECK(rewrites_of(&r, "activation-fusion") == 0 && g->n_nodes == 2);
+    r = pt_optimize_only(g, "activation-fusion");
+    CHECK(pt_rewrites_of(&r, "activation-fusion") == 0 && g->n_nodes == 2);
     eml_graph_destroy(g);
 
     /* Relu then Sigmoid: only the first fuses */
@@ -340,8 +304,8 @@ EML_TEST(activation_fusion_refusals)
     pt_node(g, "Sigmoid", NULL, "sig", (const char *[]){"r"}, 1, (const char *[]){"y"}, 1);
     pt_output(g, "y");
     eml_tensor x = pt_random(4, x_dims);
-    r = check_same(g, &x, "activation-fusion", 0);
-    CHECK(rewrites_of(&r, "activation-fusion") == 1 && g->n_nodes == 2);
+    r = pt_check_same(g, &x, "activation-fusion", 0);
+    CHECK(pt_rewrites_of(&r, "activation-fusion") == 1 && g->n_nodes == 2);
     CHECK(pt_count_op(g, "Sigmoid") == 1);
     eml_graph_destroy(g);
 
@@ -351,8 +315,8 @@ EML_TEST(activation_fusion_refusals)
     pt_node(g, "Neg", NULL, "neg", (const char *[]){"c"}, 1, (const char *[]){"n"}, 1);
     pt_output(g, "y");
     pt_output(g, "n");
-    r = optimize_only(g, "activation-fusion");
-    CHECK(rewrites_of(&r, "activation-fusion") == 0 && g->n_nodes == 4);
+    r = pt_optimize_only(g, "activation-fusion");
+    CHECK(pt_rewrites_of(&r, "activation-fusion") == 0 && g->n_nodes == 4);
     free(x.data);
     eml_graph_destroy(g);
     eml_env_destroy(env);
@@ -388,8 +352,9 @@ EML_TEST(residual_fusion_conv_add_relu)
     eml_graph *g = residual_graph(env, "N", false);
     int64_t d[] = {2, 4, 5, 5};
     eml_tensor in[2] = {pt_random(4, d), pt_random(4, d)};
-    eml_optimize_report r = check_same(g, in, "residual-fusion,activation-fusion", 0);
-    CHECK(rewrites_of(&r, "residual-fusion") == 1 && rewrites_of(&r, "activation-fusion") == 1);
+    eml_optimize_report r = pt_check_same(g, in, "residual-fusion,activation-fusion", 0);
+    CHECK(pt_rewrites_of(&r, "residual-fusion") == 1 &&
+          pt_rewrites_of(&r, "activation-fusion") == 1);
     REQUIRE(g->n_nodes == 1);
     const eml_node *f = &g->nodes[0];
     CHECK(strcmp(f->op_type, "FusedConv") == 0 && f->n_inputs == 4);
@@ -408,8 +373,8 @@ EML_TEST(residual_fusion_refusals)
     eml_env *env = pt_env();
     for (int variant = 0; variant < 2; variant++) {
         eml_graph *g = residual_graph(env, "M", variant == 1);
-        eml_optimize_report r = optimize_only(g, "residual-fusion,activation-fusion");
-        CHECK(rewrites_of(&r, "residual-fusion") == 0);
+        eml_optimize_report r = pt_optimize_only(g, "residual-fusion,activation-fusion");
+        CHECK(pt_rewrites_of(&r, "residual-fusion") == 0);
         CHECK(pt_count_op(g, "Add") == 1 && pt_count_op(g, "Conv") == 1);
         eml_graph_destroy(g);
     }
@@ -490,7 +455,7 @@ EML_TEST(fused_graph_export_import)
         }
         int64_t d[] = {1, 4, 5, 5};
         eml_tensor in[2] = {pt_random(4, d), pt_random(4, d)};
-        optimize_only(g, pt_own_passes);
+        pt_optimize_only(g, pt_own_passes);
         REQUIRE(pt_count_op(g, "FusedConv") == 1);
         pt_outputs a, b;
         pt_run(g, in, &a);

@@ -5,18 +5,6 @@
 
 #include "passes_util.h"
 
-static void read_pb(eml_env *env, const char *path, eml_tensor *t)
-{
-    size_t n = 0;
-    void *bytes = eml_test_read_file(path, &n);
-    REQUIRE(bytes);
-    eml_diag diag;
-    eml_diag_init(&diag);
-    char name[256];
-    REQUIRE_OK(eml_tensor_read_pb(env, bytes, n, t, name, sizeof(name), &diag), &diag);
-    free(bytes);
-}
-
 static void print_ops(void *user, const char *op, size_t count)
 {
     (void)user;
@@ -43,9 +31,9 @@ static size_t check_model(const char *dir, size_t expect_nodes)
     REQUIRE_OK(eml_graph_load_onnx(env, path, &g, &diag), &diag);
     eml_tensor in, want;
     snprintf(path, sizeof(path), "%s/test_data_set_0/input_0.pb", dir);
-    read_pb(env, path, &in);
+    pt_read_pb(env, path, &in);
     snprintf(path, sizeof(path), "%s/test_data_set_0/output_0.pb", dir);
-    read_pb(env, path, &want);
+    pt_read_pb(env, path, &want);
     pt_outputs plain, opt, reloaded, ref = {1, {want}};
 
     pt_run(g, &in, &plain);

@@ -1,6 +1,7 @@
 /* activation-fusion: Conv, Gemm or MatMul (or their fused forms without an activation yet) whose
  * only reader is an activation (Relu, Clip with constant bounds, LeakyRelu, HardSigmoid,
- * HardSwish, Sigmoid, Tanh, or SiLU written as Mul(x, Sigmoid(x))) become FusedConv, FusedGemm or
+ * HardSwish, Sigmoid, Tanh, SiLU written as Mul(x, Sigmoid(x)), or HardSwish written as
+ * Mul(x, HardSigmoid(x, 1/6, 1/2))) become FusedConv, FusedGemm or
  * FusedMatMul carrying that activation. Float types only; never through a graph output. */
 #include <math.h>
 
@@ -104,7 +105,9 @@ static bool read_activation(const eml_graph *g, const eml_uses *u, const eml_nod
                clip_bound(g, n, 2, INFINITY, &a->params[1]);
     }
     case EML_OP_Mul: {
-        /* SiLU: Mul(x, Sigmoid(x)) or Mul(Sigmoid(x), x); x read by exactly those two */
+        /* SiLU: Mul(x, Sigmoid(x)) or Mul(Sigmoid(x), x); HardSwish: the same with
+         * HardSigmoid(x, alpha 1/6, beta 1/2), as torch exports it below opset 14; x read by
+         * exactly those two */
         if (n->n_inputs != 2)
             return false;
         for (int side = 0; side < 2; side++) {
@@ -112,10 +115,20 @@ static bool read_activation(const eml_graph *g, const eml_uses *u, const eml_nod
             if (x < 0 || sg < 0 || !eml__uses_private(g, u, sg, 1))
                 continue;
             int32_t s = g->values[sg].producer;
-            const eml_node *sn = &g->nodes[s];
-            if (sn->op != EML_OP_Sigmoid || sn->n_inputs != 1 || sn->inputs[0] != x)
+            if (s < 0)
                 continue;
-            a->name = "SiLU";
+            const eml_node *sn = &g->nodes[s];
+            if ((sn->op != EML_OP_Sigmoid && sn->op != EML_OP_HardSigmoid) || sn->n_inputs != 1 ||
+                sn->inputs[0] != x)
+                continue;
+            if (sn->op == EML_OP_HardSigmoid) {
+                if (!prepare(sn, params))
+                    continue;
+                const eml_unary_params *p = params;
+                if (p->alpha != (float)(1.0 / 6.0) || p->beta != 0.5f)
+                    continue;
+            }
+            a->name = sn->op == EML_OP_Sigmoid ? "SiLU" : "HardSwish";
             a->input = x;
             a->readers = 2;
             a->extra_node = s;

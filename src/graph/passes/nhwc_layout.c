@@ -2,11 +2,12 @@
  * become NhwcConv, and MaxPool, AveragePool and GlobalAveragePool whose input is already
  * channels-last become their Nhwc ops; layout-agnostic ops between them (elementwise unary ops and
  * activations, Clip, Identity, Add/Sub/Mul/Div/Max/Min of 4-D or scalar operands, Concat and Split
- * on the channel axis, and ShuffleNet's channel shuffle: Reshape to [N, g, C/g, H, W], Transpose
- * [0, 2, 1, 3, 4], Reshape back) run channels-last too. A value crosses layouts once, at the edges:
- * Transpose [0, 2, 3, 1] where an NCHW value enters, [0, 3, 1, 2] where an NHWC value reaches an op
- * that needs NCHW or a graph output (a view Reshape instead when H = W = 1, as after a global
- * pool). Existing Transposes between the layouts are reused rather than stacked, so pairs that
+ * on the channel axis, Slice with constant axes, and ShuffleNet's channel shuffle: Reshape to
+ * [N, g, C/g, H, W], Transpose [0, 2, 1, 3, 4], Reshape back) run channels-last too, and
+ * ReduceMean/ReduceMax without keepdims over H and W (x.mean([2, 3])) read the channels-last
+ * value. A value crosses layouts once, at the edges: Transpose [0, 2, 3, 1] where an NCHW value
+ * enters, [0, 3, 1, 2] where an NHWC value reaches an op that needs NCHW or a graph output (a view
+ * Reshape instead when H = W = 1, as after a global pool). Existing Transposes between the layouts are reused rather than stacked, so pairs that
  * cancel vanish (dead-node elimination removes what nothing reads any more). The pass runs after
  * the fusions, each round; a second round finds nothing left to move. */
 #include <stdio.h>
@@ -23,7 +24,8 @@ enum node_mode {
     MODE_AGNOSTIC = 2,  /* runs channels-last as it is */
     MODE_IDENTITY = 3,  /* a Transpose to NHWC of a value that has a twin: an Identity of it */
     MODE_SHUFFLE = 4,   /* the first Reshape of a channel shuffle (the rest follows it) */
-    MODE_DONE = 5       /* a Transpose or Reshape of a channel shuffle, rewritten with the first */
+    MODE_DONE = 5,      /* a Transpose or Reshape of a channel shuffle, rewritten with the first */
+    MODE_REDUCE = 6     /* a reduction without keepdims: reads the twin, its output stays */
 };
 
 static const int64_t to_nhwc_perm[4] = {0, 2, 3, 1};
@@ -191,6 +193,70 @@ static bool channel_axis(const eml_node *n)
     return axis && axis->type == EML_ATTR_INT && (axis->i == 1 || axis->i == -3);
 }
 
+/* An NCHW axis (negative counts from the end) as an NHWC one, -1 when out of range. */
+static int64_t nhwc_axis(int64_t a)
+{
+    static const int64_t map[4] = {0, 3, 1, 2};
+    if (a < 0)
+        a += 4;
+    return a >= 0 && a < 4 ? map[a] : -1;
+}
+
+/* Slice's axes: the attribute (opset < 10) or a constant integer input (absent: not moved). */
+static bool slice_axes(const layout *l, const eml_node *n, eml_tensor *axes, const eml_attr **attr)
+{
+    *attr = NULL;
+    if (n->opset < 10) {
+        *attr = eml__node_attr(n, "axes");
+        return *attr && (*attr)->type == EML_ATTR_INTS;
+    }
+    if (n->n_inputs < 4 || n->inputs[3] < 0 || !eml__value_const(l->g, n->inputs[3], axes))
+        return false;
+    return axes->rank == 1 && (axes->dtype == EML_DTYPE_I64 || axes->dtype == EML_DTYPE_I32);
+}
+
+/* A Slice with known axes (as chunk and split are exported) moves its axes to the NHWC ones;
+ * starts, ends and steps follow the axes' order, so they stay. */
+static bool slice_convertible(const layout *l, const eml_node *n)
+{
+    eml_tensor axes;
+    const eml_attr *attr;
+    if (!slice_axes(l, n, &axes, &attr))
+        return false;
+    const int64_t count = attr ? (int64_t)attr->count : axes.dims[0];
+    for (int64_t k = 0; k < count; k++)
+        if (nhwc_axis(attr ? attr->ints[k] : eml__tensor_get_i64(&axes, k)) < 0)
+            return false;
+    for (int32_t k = 1; k < n->n_inputs; k++)
+        if (n->inputs[k] >= 0 && !eml__value_is_const(l->g, n->inputs[k]))
+            return false;
+    return true;
+}
+
+/* ReduceMean or ReduceMax over attribute axes without keepdims (x.mean([2, 3]) as exported)
+ * reads the twin with its axes moved, when the dims that remain keep their order in NHWC. */
+static bool reduce_convertible(const layout *l, const eml_node *n)
+{
+    if ((n->op != EML_OP_ReduceMean && n->op != EML_OP_ReduceMax) || n->opset >= 18 ||
+        n->n_inputs != 1 || !single_output(n) || !is_f32_4d(l, n->inputs[0]) ||
+        !has_twin(l, n->inputs[0]))
+        return false;
+    const eml_attr *keep = eml__node_attr(n, "keepdims");
+    const eml_attr *axes = eml__node_attr(n, "axes");
+    if (!keep || keep->type != EML_ATTR_INT || keep->i != 0 || !axes ||
+        axes->type != EML_ATTR_INTS || axes->count < 1 || axes->count > 4)
+        return false;
+    bool reduced[4] = {false, false, false, false};
+    for (size_t k = 0; k < axes->count; k++) {
+        int64_t a = axes->ints[k] < 0 ? axes->ints[k] + 4 : axes->ints[k];
+        if (a < 0 || a > 3)
+            return false;
+        reduced[a] = true;
+    }
+    /* C moves behind H and W: it may remain only when they do not */
+    return reduced[1] || (reduced[2] && reduced[3]);
+}
+
 /* An agnostic op runs channels-last when one of its data inputs is, and every other one is 4-D
  * (it gets a twin) or a scalar. */
 static bool agnostic_convertible(const layout *l, const eml_node *n)
@@ -200,6 +266,9 @@ static bool agnostic_convertible(const layout *l, const eml_node *n)
             return false;
     if (n->op == EML_OP_Concat || n->op == EML_OP_Split) {
         if (!channel_axis(n))
+            return false;
+    } else if (n->op == EML_OP_Slice) {
+        if (!slice_convertible(l, n))
             return false;
     } else if (!is_unary_agnostic(n->op) && !is_binary_agnostic(n->op)) {
         return false;
@@ -402,6 +471,42 @@ static eml_status to_identity(layout *l, size_t i)
     return EML_OK;
 }
 
+/* Slice's axes as NHWC axes: in place for the attribute, a new constant for the input (which
+ * other nodes may share), in the same integer type as starts and ends. */
+static eml_status move_slice_axes(layout *l, eml_node *n)
+{
+    eml_tensor axes;
+    const eml_attr *attr;
+    if (!slice_axes(l, n, &axes, &attr))
+        return EML_EINTERNAL;
+    if (attr) {
+        for (size_t k = 0; k < attr->count; k++)
+            attr->ints[k] = nhwc_axis(attr->ints[k]);
+        return EML_OK;
+    }
+    const size_t width = eml_dtype_size(axes.dtype);
+    void *d = eml__alloc(l->g->env, EML_MAX((size_t)axes.dims[0], 1) * width);
+    if (!d)
+        return EML_ENOMEM;
+    for (int64_t k = 0; k < axes.dims[0]; k++) {
+        const int64_t a = nhwc_axis(eml__tensor_get_i64(&axes, k));
+        if (axes.dtype == EML_DTYPE_I64)
+            ((int64_t *)d)[k] = a;
+        else
+            ((int32_t *)d)[k] = (int32_t)a;
+    }
+    eml_tensor t = {axes.dtype, 1, {axes.dims[0]}, d};
+    int32_t id;
+    const int32_t slot = (int32_t)(n - l->g->nodes);
+    eml_status st = eml__graph_new_const(l->g, "nhwc_layout", "_slice_axes", &t, &id);
+    if (st != EML_OK) {
+        eml__free(l->g->env, d);
+        return st;
+    }
+    l->g->nodes[slot].inputs[3] = id;
+    return EML_OK;
+}
+
 /* Rewires node i to read and write twins, and turns it into its Nhwc op or moves Concat's axis. */
 static eml_status rewrite_node(layout *l, size_t i)
 {
@@ -409,6 +514,18 @@ static eml_status rewrite_node(layout *l, size_t i)
     eml_status st;
     if (l->mode[i] == MODE_IDENTITY)
         return to_identity(l, i);
+    if (l->mode[i] == MODE_REDUCE) {
+        int32_t t;
+        st = twin_of(l, g->nodes[i].inputs[0], &t);
+        if (st != EML_OK)
+            return st;
+        g->nodes[i].inputs[0] = t;
+        eml_attr *axes = (eml_attr *)eml__node_attr(&g->nodes[i], "axes");
+        for (size_t k = 0; k < axes->count; k++)
+            axes->ints[k] = nhwc_axis(axes->ints[k]);
+        l->rewrites++;
+        return EML_OK;
+    }
     for (int32_t k = 0; k < g->nodes[i].n_inputs; k++) {
         if (!is_data_input(l, &g->nodes[i], k))
             continue;
@@ -442,6 +559,10 @@ static eml_status rewrite_node(layout *l, size_t i)
             return st;
     } else if (n->op == EML_OP_Concat || n->op == EML_OP_Split) {
         ((eml_attr *)eml__node_attr(n, "axis"))->i = 3;
+    } else if (n->op == EML_OP_Slice) {
+        st = move_slice_axes(l, n);
+        if (st != EML_OK)
+            return st;
     }
     l->rewrites++;
     return EML_OK;
@@ -594,6 +715,9 @@ eml_status eml__pass_nhwc_layout(eml_pass_ctx *ctx)
             l.mode[chain[0] - g->nodes] = MODE_DONE;
             l.mode[chain[1] - g->nodes] = MODE_DONE;
             l.twin[chain[1]->outputs[0]] = TWIN_PENDING;
+            continue;
+        } else if (reduce_convertible(&l, n)) {
+            l.mode[i] = MODE_REDUCE;
             continue;
         } else if (!single_output(n)) {
             continue;

@@ -12,6 +12,8 @@ static const eml_pass passes[] = {
     {"shape-folding", 1, eml__pass_shape_folding},
     {"identity-elimination", 1, eml__pass_identity_elimination},
     {"batchnorm-folding", 1, eml__pass_batchnorm_folding},
+    /* before the float fusions, which would take the Conv and its Relu of a QDQ pattern */
+    {"qdq-fusion", 2, eml__pass_qdq_fusion},
     {"residual-fusion", 2, eml__pass_residual_fusion},
     {"activation-fusion", 2, eml__pass_activation_fusion},
     {"nhwc-layout", 2, eml__pass_nhwc_layout},

@@ -1,0 +1,60 @@
+/* The edge node agent (edgemld): serves a model repository over HTTP (Open Inference Protocol,
+ * KServe v2 / Triton REST) and edgeml's own endpoints, through one JSON command handler. */
+#ifndef EDGEML_AGENT_H
+#define EDGEML_AGENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "edgeml/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct eml_agent eml_agent;
+
+typedef struct eml_agent_options {
+    uint32_t struct_size;          /* set by eml_agent_options_init(); fields are only appended */
+    const char *repo_dir;          /* copied; the model repository (created when missing) */
+    const char *listen;            /* copied; "HOST:PORT" (port 0: any free port); NULL: no HTTP */
+    uint64_t memory_budget_bytes;  /* loaded models; 0: unlimited */
+    const char *trusted_key_hex;   /* copied; Ed25519 key every deploy must be signed with */
+    uint64_t max_body_bytes;       /* HTTP request bodies; 0: 64 MiB */
+    uint64_t max_model_bytes;      /* a deployed model (upload or URL); 0: 256 MiB */
+    uint32_t max_concurrent;       /* requests handled at once; beyond: 503; 0: 64 */
+    uint32_t max_queue;            /* queued requests per model; beyond: 503; 0: 64 */
+    uint32_t max_batch_size;       /* default dynamic batch (rows); 0: 8; 1: no batching */
+    uint64_t max_queue_delay_us;   /* default wait for a fuller batch; 0: 2000 */
+    uint64_t request_timeout_ms;   /* default deadline of an inference request; 0: 30000 */
+    uint32_t n_threads;            /* intra-op threads per inference; 0: one per CPU */
+    uint32_t keep_versions;        /* versions kept per model; 0: 3 */
+    int optimize_level;            /* graph optimization before compile; default 2 */
+} eml_agent_options;
+
+EML_API void eml_agent_options_init(eml_agent_options *opts);
+
+/* Opens the repository and, when opts->listen is set, starts the HTTP server. opts: copied.
+ * Returns EML_OK, EML_EINVAL (bad options, listen address), EML_EIO (repository folder, port
+ * in use), EML_ELIMIT (repository open elsewhere), EML_ENOMEM; diag says why. */
+EML_API eml_status eml_agent_create(const eml_agent_options *opts, eml_agent **out,
+                                    eml_diag *diag);
+/* Stops the HTTP server (requests in flight finish), unloads every model. NULL is a no-op. */
+EML_API void eml_agent_destroy(eml_agent *agent);
+
+/* The bound TCP port (useful with port 0); 0 without HTTP. */
+EML_API uint16_t eml_agent_port(const eml_agent *agent);
+
+/* The one command handler every front uses: a JSON command {"op": "...", ...} in, a JSON reply
+ * out (malloc'd, NUL-terminated; the caller frees it), with the HTTP status code the reply
+ * maps to in *http_status. Ops: health.live, health.ready, model.metadata, model.ready,
+ * model.infer, repository.index, model.load, model.unload, model.deploy, model.rollback,
+ * model.versions, node.status, metrics. Thread-safe. Returns EML_OK when a reply was made
+ * (errors included, as {"error": ...}), EML_ENOMEM otherwise. */
+EML_API eml_status eml_agent_command(eml_agent *agent, const char *json, size_t json_bytes,
+                                     char **reply, int *http_status);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,308 @@
+/* f32 channels-last micro-kernels for AArch64 Advanced SIMD (kernels/f32_nhwc.h): 4 channels per
+ * vector. The body is the x86 one (x86/f32_nhwc_simd.h) over arm/simd_f32_neon.h, kept as a copy
+ * so that this file builds whatever the x86 body needs; a channel tail goes lane by lane. */
+#include <math.h>
+
+#include "kernels/arm/simd_f32_neon.h"
+#include "kernels/f32_nhwc.h"
+
+#define EML_SIMD_ISA EML_ISA_ARM_NEON
+#define EML_SIMD_ISA_NAME "neon"
+#define VW EML_SIMD_WIDTH
+/* Output columns a depthwise step computes together: independent accumulators hide the
+ * fused multiply-add latency (4 cycles, 2 per cycle on current cores); 32 vector registers
+ * leave room for 8. */
+#define DW_COLS 8
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE vf load_c(const float *p, bool full, vm m)
+{
+    return full ? v_loadu(p) : v_load_mask(p, m, v_zero());
+}
+
+INLINE void store_c(float *p, vf v, bool full, vm m)
+{
+    if (full)
+        v_storeu(p, v);
+    else
+        v_store_mask(p, m, v);
+}
+
+/* Output columns [*lo, *hi) whose kernel_w taps all fall inside the row. */
+static void interior_cols(const eml_f32_nhwc_row *r, size_t *lo, size_t *hi)
+{
+    const int64_t s = (int64_t)r->stride_w, pl = r->pad_left, ow = (int64_t)r->out_w;
+    const int64_t last = (int64_t)r->in_w - 1 + pl - (int64_t)((r->kernel_w - 1) * r->dilation_w);
+    int64_t a = pl > 0 ? (pl + s - 1) / s : 0;
+    int64_t b = last < 0 ? 0 : last / s + 1;
+    a = EML_MIN(a, ow);
+    b = EML_MAX(a, EML_MIN(b, ow));
+    *lo = (size_t)a;
+    *hi = (size_t)b;
+}
+
+/* The taps [*klo, *khi) of output column ow that fall inside the row; returns the window's first
+ * input column (may be negative). */
+static int64_t col_taps(const eml_f32_nhwc_row *r, size_t ow, size_t *klo, size_t *khi)
+{
+    const int64_t d = (int64_t)r->dilation_w, w = (int64_t)r->in_w;
+    const int64_t start = (int64_t)(ow * r->stride_w) - r->pad_left;
+    int64_t lo = start < 0 ? (-start + d - 1) / d : 0;
+    int64_t hi = w > start ? EML_MIN((int64_t)r->kernel_w, (w - start + d - 1) / d) : 0;
+    *klo = (size_t)lo;
+    *khi = (size_t)EML_MAX(lo, hi);
+    return start;
+}
+
+/* ---- depthwise convolution ---- */
+
+INLINE vf clamp(vf v, vf vmin, vf vmax)
+{
+    /* max(min, v) and min(max, v) return v when v is NaN */
+    return v_min(vmax, v_max(vmin, v));
+}
+
+/* Columns [ow0, ow1) of channels [c, c + VW) (or the tail m), every tap inside the row. KW_T is
+ * the kernel width when known at compile time (the loops then unroll), 0 otherwise. */
+INLINE void dw_interior(const size_t KW_T, const bool full, const eml_f32_dwconv_args *a,
+                        size_t c, vm m, size_t ow0, size_t ow1)
+{
+    const eml_f32_nhwc_row *r = &a->row;
+    const size_t KW = KW_T ? KW_T : r->kernel_w;
+    const size_t C = r->channels, cp = a->cp;
+    const size_t xs = r->stride_w * C, xd = r->dilation_w * C;
+    const vf bias = v_loadu(a->bias + c);
+    const vf vmin = v_set1(a->min), vmax = v_set1(a->max);
+    size_t ow = ow0;
+    for (; ow + DW_COLS <= ow1; ow += DW_COLS) {
+        vf acc[DW_COLS];
+#pragma GCC unroll 16
+        for (size_t p = 0; p < DW_COLS; p++)
+            acc[p] = bias;
+        const float *x = r->x + ((int64_t)(ow * r->stride_w) - r->pad_left) * (int64_t)C + c;
+        const float *w = a->w + c;
+        for (size_t i = 0; i < r->rows; i++) {
+#pragma GCC unroll 8
+            for (size_t k = 0; k < KW; k++) {
+                const vf wv = v_loadu(w + k * cp);
+#pragma GCC unroll 16
+                for (size_t p = 0; p < DW_COLS; p++)
+                    acc[p] = v_fmadd(load_c(x + p * xs + k * xd, full, m), wv, acc[p]);
+            }
+            x += r->x_row_stride;
+            w += a->w_row_stride;
+        }
+        float *y = r->y + ow * C + c;
+#pragma GCC unroll 16
+        for (size_t p = 0; p < DW_COLS; p++)
+            store_c(y + p * C, clamp(acc[p], vmin, vmax), full, m);
+    }
+    for (; ow < ow1; ow++) {
+        vf acc = bias;
+        const float *x = r->x + ((int64_t)(ow * r->stride_w) - r->pad_left) * (int64_t)C + c;
+        const float *w = a->w + c;
+        for (size_t i = 0; i < r->rows; i++) {
+#pragma GCC unroll 8
+            for (size_t k = 0; k < KW; k++)
+                acc = v_fmadd(load_c(x + k * xd, full, m), v_loadu(w + k * cp), acc);
+            x += r->x_row_stride;
+            w += a->w_row_stride;
+        }
+        store_c(r->y + ow * C + c, clamp(acc, vmin, vmax), full, m);
+    }
+}
+
+/* One column near the edges: only the taps inside the row. */
+INLINE void dw_border(const bool full, const eml_f32_dwconv_args *a, size_t c, vm m, size_t ow)
+{
+    const eml_f32_nhwc_row *r = &a->row;
+    const size_t C = r->channels, cp = a->cp;
+    size_t klo, khi;
+    const int64_t start = col_taps(r, ow, &klo, &khi);
+    vf acc = v_loadu(a->bias + c);
+    const float *x = r->x + c;
+    const float *w = a->w + c;
+    for (size_t i = 0; i < r->rows; i++) {
+        for (size_t k = klo; k < khi; k++) {
+            const int64_t iw = start + (int64_t)(k * r->dilation_w);
+            acc = v_fmadd(load_c(x + iw * (int64_t)C, full, m), v_loadu(w + k * cp), acc);
+        }
+        x += r->x_row_stride;
+        w += a->w_row_stride;
+    }
+    store_c(r->y + ow * C + c, clamp(acc, v_set1(a->min), v_set1(a->max)), full, m);
+}
+
+INLINE void dw_channels(const bool full, const eml_f32_dwconv_args *a, size_t c, vm m,
+                        size_t lo, size_t hi)
+{
+    const size_t out_w = a->row.out_w;
+    for (size_t ow = 0; ow < lo; ow++)
+        dw_border(full, a, c, m, ow);
+    switch (a->row.kernel_w) {
+    case 3: dw_interior(3, full, a, c, m, lo, hi); break;
+    case 5: dw_interior(5, full, a, c, m, lo, hi); break;
+    default: dw_interior(0, full, a, c, m, lo, hi); break;
+    }
+    for (size_t ow = hi; ow < out_w; ow++)
+        dw_border(full, a, c, m, ow);
+}
+
+static void dwconv(const eml_f32_dwconv_args *a)
+{
+    size_t lo, hi;
+    interior_cols(&a->row, &lo, &hi);
+    const size_t C = a->row.channels;
+    size_t c = 0;
+    for (; c + VW <= C; c += VW)
+        dw_channels(true, a, c, v_tail(0), lo, hi);
+    if (c < C)
+        dw_channels(false, a, c, v_tail(C - c), lo, hi);
+}
+
+/* ---- pooling ---- */
+
+/* Channel vectors a pooling step keeps in flight: independent max/add chains hide their
+ * latency. */
+#define POOL_VECS 4
+
+/* NV vectors of channels from c (the last one masked by m when !full) of one output pixel:
+ * the max (is_max) or the sum of its taps. max(x, best) keeps best unless x > best: NaN taps
+ * are skipped and the first of equal values stays, as in the reference. */
+INLINE void pool_vectors(const size_t NV, const bool is_max, const bool full,
+                         const eml_f32_nhwc_row *r, size_t c, vm m, int64_t start, size_t klo,
+                         size_t khi, vf *acc)
+{
+#pragma GCC unroll 4
+    for (size_t v = 0; v < NV; v++)
+        acc[v] = is_max ? v_set1(-INFINITY) : v_zero();
+    const float *x = r->x + c;
+    const int64_t C = (int64_t)r->channels;
+    for (size_t i = 0; i < r->rows; i++) {
+        for (size_t k = klo; k < khi; k++) {
+            const float *p = x + (start + (int64_t)(k * r->dilation_w)) * C;
+#pragma GCC unroll 4
+            for (size_t v = 0; v < NV; v++) {
+                const bool last_full = full || v + 1 < NV;
+                const vf t = load_c(p + v * VW, last_full, m);
+                acc[v] = is_max ? v_max(t, acc[v]) : v_add(acc[v], t);
+            }
+        }
+        x += r->x_row_stride;
+    }
+}
+
+/* One output pixel, every channel: POOL_VECS vectors at a time, then one, then the tail. */
+INLINE void pool_pixel(const bool is_max, const eml_f32_nhwc_row *r, int64_t start, size_t klo,
+                       size_t khi, vf scale, float *y)
+{
+    const size_t C = r->channels;
+    vf acc[POOL_VECS];
+    size_t c = 0;
+    for (; c + POOL_VECS * VW <= C; c += POOL_VECS * VW) {
+        pool_vectors(POOL_VECS, is_max, true, r, c, v_tail(0), start, klo, khi, acc);
+#pragma GCC unroll 4
+        for (size_t v = 0; v < POOL_VECS; v++)
+            v_storeu(y + c + v * VW, is_max ? acc[v] : v_div(acc[v], scale));
+    }
+    for (; c + VW <= C; c += VW) {
+        pool_vectors(1, is_max, true, r, c, v_tail(0), start, klo, khi, acc);
+        v_storeu(y + c, is_max ? acc[0] : v_div(acc[0], scale));
+    }
+    if (c < C) {
+        const vm m = v_tail(C - c);
+        pool_vectors(1, is_max, false, r, c, m, start, klo, khi, acc);
+        v_store_mask(y + c, m, is_max ? acc[0] : v_div(acc[0], scale));
+    }
+}
+
+static void maxpool(const eml_f32_pool_args *a)
+{
+    const eml_f32_nhwc_row *r = &a->row;
+    for (size_t ow = 0; ow < r->out_w; ow++) {
+        size_t klo, khi;
+        const int64_t start = col_taps(r, ow, &klo, &khi);
+        pool_pixel(true, r, start, klo, khi, v_zero(), r->y + ow * r->channels);
+    }
+}
+
+static void avgpool(const eml_f32_pool_args *a)
+{
+    const eml_f32_nhwc_row *r = &a->row;
+    for (size_t ow = 0; ow < r->out_w; ow++) {
+        size_t klo, khi;
+        const int64_t start = col_taps(r, ow, &klo, &khi);
+        int64_t count;
+        if (a->count_include_pad) {
+            const int64_t end = EML_MIN(start + (int64_t)r->kernel_w, (int64_t)a->in_w_padded);
+            count = a->pad_rows * (end - start);
+        } else {
+            count = (int64_t)(r->rows * (khi - klo));
+        }
+        /* an empty window divides 0 by 0: NaN, as the reference */
+        pool_pixel(false, r, start, klo, khi, v_set1((float)count), r->y + ow * r->channels);
+    }
+}
+
+static void global_avg(size_t C, size_t pixels, const float *x, float *y)
+{
+    const vf n = v_set1((float)pixels);
+    size_t c = 0;
+    for (; c + 4 * VW <= C; c += 4 * VW) {
+        vf s0 = v_zero(), s1 = v_zero(), s2 = v_zero(), s3 = v_zero();
+        const float *p = x + c;
+        for (size_t i = 0; i < pixels; i++, p += C) {
+            s0 = v_add(s0, v_loadu(p));
+            s1 = v_add(s1, v_loadu(p + VW));
+            s2 = v_add(s2, v_loadu(p + 2 * VW));
+            s3 = v_add(s3, v_loadu(p + 3 * VW));
+        }
+        v_storeu(y + c, v_div(s0, n));
+        v_storeu(y + c + VW, v_div(s1, n));
+        v_storeu(y + c + 2 * VW, v_div(s2, n));
+        v_storeu(y + c + 3 * VW, v_div(s3, n));
+    }
+    for (; c < C; c += VW) {
+        const bool full = c + VW <= C;
+        const vm m = v_tail(full ? 0 : C - c);
+        vf s = v_zero();
+        const float *p = x + c;
+        for (size_t i = 0; i < pixels; i++, p += C)
+            s = v_add(s, load_c(p, full, m));
+        store_c(y + c, v_div(s, n), full, m);
+    }
+}
+
+static void residual_clamp(size_t n, float *y, const float *z, float min, float max)
+{
+    const vf vmin = v_set1(min), vmax = v_set1(max);
+    size_t i = 0;
+    if (z) {
+        for (; i + VW <= n; i += VW)
+            v_storeu(y + i, clamp(v_add(v_loadu(y + i), v_loadu(z + i)), vmin, vmax));
+        if (i < n) {
+            const vm m = v_tail(n - i);
+            const vf s = v_add(v_load_mask(y + i, m, v_zero()), v_load_mask(z + i, m, v_zero()));
+            v_store_mask(y + i, m, clamp(s, vmin, vmax));
+        }
+        return;
+    }
+    for (; i + VW <= n; i += VW)
+        v_storeu(y + i, clamp(v_loadu(y + i), vmin, vmax));
+    if (i < n) {
+        const vm m = v_tail(n - i);
+        v_store_mask(y + i, m, clamp(v_load_mask(y + i, m, v_zero()), vmin, vmax));
+    }
+}
+
+const eml_f32_nhwc_ops EML_SIMD_FN(eml_f32_nhwc) = {
+    .isa_name = EML_SIMD_ISA_NAME,
+    .isa = EML_SIMD_ISA,
+    .channel_tile = VW,
+    .dwconv = dwconv,
+    .maxpool = maxpool,
+    .avgpool = avgpool,
+    .global_avg = global_avg,
+    .residual_clamp = residual_clamp,
+};
+

@@ -1,0 +1,132 @@
+/* Fast QMaxPool: one task per block of output rows; each output pixel is the byte maximum of its
+ * window's channel rows (AVX2), rescaled as the reference does (qrequant.h) unless the input and
+ * output parameters are equal, where the rescale is the identity. */
+#include "core/cpu.h"
+#include "kernels/fast_qpool.h"
+#include "kernels/ref/nhwc.h"
+#include "kernels/ref/qnhwc.h"
+
+/* The kernel is AVX2 only: elsewhere the selector declines and the reference kernel runs. */
+#if defined(__x86_64__)
+
+typedef struct qpool_state {
+    eml_pool_params p;
+    eml_qadd q;
+    int32_t x_zp, y_zp;
+    bool identity;
+} qpool_state;
+
+typedef struct qpool_run {
+    const qpool_state *s;
+    const eml_conv_geom *g;
+    const uint8_t *x;
+    uint8_t *y;
+    int64_t rows, tasks;
+} qpool_run;
+
+static void qpool_task(void *ctx, size_t t)
+{
+    const qpool_run *r = ctx;
+    const eml_conv_geom *g = r->g;
+    const qpool_state *s = r->s;
+    const int64_t c = g->in_channels;
+    const int64_t i0 = (int64_t)t * r->rows / r->tasks, i1 = ((int64_t)t + 1) * r->rows / r->tasks;
+    for (int64_t row = i0; row < i1; row++) {
+        const int64_t n = row / g->out[0], oy = row % g->out[0];
+        for (int64_t ox = 0; ox < g->out[1]; ox++) {
+            uint8_t *y = r->y + (row * g->out[1] + ox) * c;
+            bool any = false;
+            for (int64_t ky = 0; ky < g->kernel[0]; ky++) {
+                const int64_t iy = oy * g->stride[0] - g->pad_begin[0] + ky * g->dilation[0];
+                for (int64_t kx = 0; iy >= 0 && iy < g->in[0] && kx < g->kernel[1]; kx++) {
+                    const int64_t ix = ox * g->stride[1] - g->pad_begin[1] + kx * g->dilation[1];
+                    if (ix < 0 || ix >= g->in[1])
+                        continue;
+                    const uint8_t *xp = r->x + ((n * g->in[0] + iy) * g->in[1] + ix) * c;
+                    if (!any)
+                        memcpy(y, xp, (size_t)c);
+                    else
+                        eml_u8_vmax__avx2((size_t)c, xp, y);
+                    any = true;
+                }
+            }
+            if (!any) {
+                memset(y, 0, (size_t)c); /* a window in the padding only: -inf, the lowest code */
+            } else if (!s->identity) {
+                for (int64_t i = 0; i < c; i++)
+                    y[i] = eml__qadd_u8(y[i] - s->x_zp, 0, &s->q, s->y_zp, 0, 255);
+            }
+        }
+    }
+}
+
+static eml_status qpool_run_fn(const eml_kernel_ctx *ctx)
+{
+    const qpool_state *s = ctx->params;
+    eml_conv_geom g;
+    char why[160];
+    eml_status st = eml__nhwc_pool_geom(&s->p, &ctx->inputs[0], &g, why, sizeof(why));
+    if (st != EML_OK)
+        return eml__diag(ctx->diag, st, "QMaxPool: %s", why);
+    qpool_run r = {s, &g, ctx->inputs[0].data, ctx->outputs[0].data, g.batch * g.out[0], 0};
+    const uint32_t threads = ctx->pool ? eml__pool_threads(ctx->pool) : 1;
+    r.tasks = EML_MIN(r.rows, (int64_t)threads * 4);
+    if (r.tasks > 0)
+        eml__pool_run(ctx->pool, (size_t)r.tasks, qpool_task, &r);
+    return EML_OK;
+}
+
+static void qpool_destroy(eml_env *env, void *state)
+{
+    eml__free(env, state);
+}
+
+static bool scalar(const eml_fast_select_ctx *ctx, int32_t i, eml_dtype dtype, bool optional,
+                   const void **data)
+{
+    *data = NULL;
+    if (i >= ctx->n_inputs || ctx->inputs[i].dtype == EML_DTYPE_UNDEFINED)
+        return optional;
+    const eml_tensor *t = &ctx->inputs[i];
+    *data = t->data;
+    return t->dtype == dtype && t->data && t->rank <= 1 && eml__shape_count(t->dims, t->rank) == 1;
+}
+
+eml_status eml__fast_qmaxpool_select(const eml_fast_select_ctx *ctx, eml_fast_kernel *out)
+{
+    if (!eml__cpu_has(EML_ISA_X86_AVX2))
+        return EML_OK;
+    const void *xs, *xz, *ys, *yz;
+    if (!scalar(ctx, 1, EML_DTYPE_F32, false, &xs) || !scalar(ctx, 2, EML_DTYPE_U8, true, &xz) ||
+        !scalar(ctx, 3, EML_DTYPE_F32, false, &ys) || !scalar(ctx, 4, EML_DTYPE_U8, true, &yz))
+        return EML_OK;
+    qpool_state s;
+    memset(&s, 0, sizeof(s));
+    if (!eml__qadd_init((double)*(const float *)xs / *(const float *)ys, 0.0, &s.q))
+        return EML_OK;
+    s.p = *(const eml_pool_params *)ctx->params;
+    s.x_zp = xz ? *(const uint8_t *)xz : 0;
+    s.y_zp = yz ? *(const uint8_t *)yz : 0;
+    s.identity = s.x_zp == s.y_zp && s.q.weight[0] == (1 << s.q.shift);
+    qpool_state *state = eml__alloc(ctx->env, sizeof(s));
+    if (!state)
+        return EML_ENOMEM;
+    *state = s;
+    out->name = "qu8_maxpool__avx2";
+    out->state = state;
+    out->run = qpool_run_fn;
+    out->scratch_bytes = NULL;
+    out->destroy = qpool_destroy;
+    return EML_OK;
+}
+
+#else
+
+eml_status eml__fast_qmaxpool_select(const eml_fast_select_ctx *ctx, eml_fast_kernel *out)
+{
+    (void)ctx;
+    (void)out;
+    return EML_OK;
+}
+
+#endif

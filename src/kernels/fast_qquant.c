@@ -1,0 +1,68 @@
+/* Fast QuantizeLinear: float32 -> uint8, per tensor, AVX2, in fixed chunks over the pool. */
+#include "core/cpu.h"
+#include "kernels/fast_qquant.h"
+
+#define CHUNK 16384
+
+typedef struct quant_state {
+    float scale, zp;
+} quant_state;
+
+typedef struct quant_run {
+    const quant_state *s;
+    const float *x;
+    uint8_t *y;
+    size_t n;
+} quant_run;
+
+static void quant_task(void *ctx, size_t t)
+{
+    const quant_run *r = ctx;
+    const size_t i0 = t * CHUNK;
+#if defined(__x86_64__)
+    eml_qu8_quantize__avx2(EML_MIN(CHUNK, r->n - i0), r->x + i0, r->s->scale, r->s->zp, r->y + i0);
+#else
+    (void)i0;
+#endif
+}
+
+static eml_status quant_run_fn(const eml_kernel_ctx *ctx)
+{
+    const eml_tensor *y = &ctx->outputs[0];
+    quant_run r = {ctx->params, ctx->inputs[0].data, y->data,
+                   (size_t)eml__shape_count(y->dims, y->rank)};
+    if (r.n)
+        eml__pool_run(ctx->pool, (r.n + CHUNK - 1) / CHUNK, quant_task, &r);
+    return EML_OK;
+}
+
+static void quant_destroy(eml_env *env, void *state)
+{
+    eml__free(env, state);
+}
+
+eml_status eml__fast_quantize_select(const eml_fast_select_ctx *ctx, eml_fast_kernel *out)
+{
+#if defined(__x86_64__)
+    const eml_tensor *in = ctx->inputs;
+    if (!eml__cpu_has(EML_ISA_X86_AVX2) || ctx->n_inputs < 3 || in[0].dtype != EML_DTYPE_F32 ||
+        in[1].dtype != EML_DTYPE_F32 || !in[1].data || in[1].rank > 1 ||
+        eml__shape_count(in[1].dims, in[1].rank) != 1 || in[2].dtype != EML_DTYPE_U8 ||
+        !in[2].data || in[2].rank > 1 || eml__shape_count(in[2].dims, in[2].rank) != 1)
+        return EML_OK;
+    quant_state *s = eml__alloc(ctx->env, sizeof(*s));
+    if (!s)
+        return EML_ENOMEM;
+    s->scale = *(const float *)in[1].data;
+    s->zp = (float)*(const uint8_t *)in[2].data;
+    out->name = "qu8_quantize__avx2";
+    out->state = s;
+    out->run = quant_run_fn;
+    out->scratch_bytes = NULL;
+    out->destroy = quant_destroy;
+#else
+    (void)ctx;
+    (void)out;
+#endif
+    return EML_OK;
+}
