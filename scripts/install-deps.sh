@@ -11,6 +11,7 @@ packages=(
   dataset-fashion-mnist                                        # real data for accuracy tests
   libsodium-dev                                                # SHA-256, Ed25519 signatures
   libmicrohttpd-dev libcjson-dev libcurl4-openssl-dev          # agent HTTP API, JSON, HTTP client
+  curl                                                         # the demo talks to the agent
 )
 
 # --aarch64: also what scripts/test-aarch64.sh needs to cross-build for 64-bit Arm and run the

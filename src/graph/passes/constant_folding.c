@@ -1,11 +1,23 @@
 /* constant-folding: a node whose inputs are all constants (initializers that no caller can
- * replace) runs once, with its op's reference kernel, and its outputs become initializers. */
+ * replace) runs once, with its op's reference kernel, and its outputs become initializers.
+ * dequantize-folding does the same for the DequantizeLinear nodes constant-folding leaves alone:
+ * it runs after qdq-fusion, so the int8 weights it folds are those no integer kernel took (a
+ * Gemm between Q/DQ pairs then gets float weights it can pack once, instead of dequantizing them
+ * on every run). */
 #include "graph/passes/passes.h"
 
 /* Ops left alone even on constants: If runs subgraphs; DequantizeLinear of constant weights is
  * how a QDQ model says "int8 weights", which int8 kernels want to keep; Identity and Dropout are
  * identity-elimination's, which rewires readers to the constant instead of copying it (and a
  * training-mode Dropout draws random numbers on every run). */
+static bool all_inputs_const(const eml_graph *g, const eml_node *n)
+{
+    for (int32_t k = 0; k < n->n_inputs; k++)
+        if (n->inputs[k] >= 0 && !eml__value_is_const(g, n->inputs[k]))
+            return false;
+    return n->n_outputs > 0;
+}
+
 static bool foldable(const eml_graph *g, const eml_node *n)
 {
     const eml_op_info *info = eml__op_info(n->op);
@@ -14,13 +26,15 @@ static bool foldable(const eml_graph *g, const eml_node *n)
         return false;
     if (n->op == EML_OP_Identity || n->op == EML_OP_Dropout)
         return false;
-    for (int32_t k = 0; k < n->n_inputs; k++)
-        if (n->inputs[k] >= 0 && !eml__value_is_const(g, n->inputs[k]))
-            return false;
-    return n->n_outputs > 0;
+    return all_inputs_const(g, n);
 }
 
-eml_status eml__pass_constant_folding(eml_pass_ctx *ctx)
+static bool dequantize_foldable(const eml_graph *g, const eml_node *n)
+{
+    return n->op == EML_OP_DequantizeLinear && all_inputs_const(g, n);
+}
+
+static eml_status fold_nodes(eml_pass_ctx *ctx, bool (*pick)(const eml_graph *, const eml_node *))
 {
     eml_graph *g = ctx->g;
     eml_env *env = g->env;
@@ -37,7 +51,7 @@ eml_status eml__pass_constant_folding(eml_pass_ctx *ctx)
     /* in topological order, so that a chain of constant nodes folds in one sweep */
     for (size_t i = 0; i < g->n_nodes; i++) {
         eml_node *n = &g->nodes[order[i]];
-        if (!foldable(g, n))
+        if (!pick(g, n))
             continue;
         if (n->n_inputs > cap_in || n->n_outputs > cap_out) {
             eml__free(env, in);
@@ -80,4 +94,14 @@ fail:
     eml__free(env, order);
     eml__free(env, dead);
     return st;
+}
+
+eml_status eml__pass_constant_folding(eml_pass_ctx *ctx)
+{
+    return fold_nodes(ctx, foldable);
+}
+
+eml_status eml__pass_dequantize_folding(eml_pass_ctx *ctx)
+{
+    return fold_nodes(ctx, dequantize_foldable);
 }

@@ -14,6 +14,7 @@ static const eml_pass passes[] = {
     {"batchnorm-folding", 1, eml__pass_batchnorm_folding},
     /* before the float fusions, which would take the Conv and its Relu of a QDQ pattern */
     {"qdq-fusion", 2, eml__pass_qdq_fusion},
+    {"dequantize-folding", 2, eml__pass_dequantize_folding},
     {"residual-fusion", 2, eml__pass_residual_fusion},
     {"activation-fusion", 2, eml__pass_activation_fusion},
     {"nhwc-layout", 2, eml__pass_nhwc_layout},

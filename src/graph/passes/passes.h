@@ -40,6 +40,7 @@ eml_status eml__pass_activation_fusion(eml_pass_ctx *ctx);
 eml_status eml__pass_dead_node_elimination(eml_pass_ctx *ctx);
 eml_status eml__pass_nhwc_layout(eml_pass_ctx *ctx);
 eml_status eml__pass_qdq_fusion(eml_pass_ctx *ctx);
+eml_status eml__pass_dequantize_folding(eml_pass_ctx *ctx);
 
 /* ---- reading the graph ---- */
 

@@ -67,10 +67,17 @@ static bool const_tensor(const eml_graph *g, int32_t v, eml_tensor *t)
     return true;
 }
 
+/* A 4-D value whose channels and spatial dims are known; the batch dim may be dynamic (the
+ * integer kernels take it from the run's shapes). */
 static bool known4(const qf *f, int32_t v)
 {
-    return v >= 0 && (size_t)v < f->n_values && f->s.known[v] && f->s.run[0][v].rank == 4 &&
-           eml__static_concrete(&f->s, v);
+    if (v < 0 || (size_t)v >= f->n_values || !f->s.known[v] || f->s.run[0][v].rank != 4)
+        return false;
+    for (int d = 1; d < 4; d++) {
+        if (eml__static_dim_symbolic(&f->s, v, d))
+            return false;
+    }
+    return true;
 }
 
 /* A scale (float32, one element, positive and finite) and an optional zero point of dtype zdt
