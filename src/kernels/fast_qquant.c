@@ -4,6 +4,9 @@
 
 #define CHUNK 16384
 
+/* The kernel is AVX2 only: elsewhere the selector declines and the reference kernel runs. */
+#if defined(__x86_64__)
+
 typedef struct quant_state {
     float scale, zp;
 } quant_state;
@@ -19,11 +22,7 @@ static void quant_task(void *ctx, size_t t)
 {
     const quant_run *r = ctx;
     const size_t i0 = t * CHUNK;
-#if defined(__x86_64__)
     eml_qu8_quantize__avx2(EML_MIN(CHUNK, r->n - i0), r->x + i0, r->s->scale, r->s->zp, r->y + i0);
-#else
-    (void)i0;
-#endif
 }
 
 static eml_status quant_run_fn(const eml_kernel_ctx *ctx)
@@ -43,7 +42,6 @@ static void quant_destroy(eml_env *env, void *state)
 
 eml_status eml__fast_quantize_select(const eml_fast_select_ctx *ctx, eml_fast_kernel *out)
 {
-#if defined(__x86_64__)
     const eml_tensor *in = ctx->inputs;
     if (!eml__cpu_has(EML_ISA_X86_AVX2) || ctx->n_inputs < 3 || in[0].dtype != EML_DTYPE_F32 ||
         in[1].dtype != EML_DTYPE_F32 || !in[1].data || in[1].rank > 1 ||
@@ -60,9 +58,16 @@ eml_status eml__fast_quantize_select(const eml_fast_select_ctx *ctx, eml_fast_ke
     out->run = quant_run_fn;
     out->scratch_bytes = NULL;
     out->destroy = quant_destroy;
-#else
-    (void)ctx;
-    (void)out;
-#endif
     return EML_OK;
 }
+
+#else
+
+eml_status eml__fast_quantize_select(const eml_fast_select_ctx *ctx, eml_fast_kernel *out)
+{
+    (void)ctx;
+    (void)out;
+    return EML_OK;
+}
+
+#endif
