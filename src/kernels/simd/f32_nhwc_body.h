@@ -1,9 +1,10 @@
-/* Body of the f32 channels-last micro-kernels (kernels/f32_nhwc.h), written once over the SIMD
- * vocabulary of simd_f32.h and compiled per ISA: the including file defines EML_SIMD_AVX512 or
- * EML_SIMD_AVX2 and includes simd_f32.h first. Channels are the vector lanes; a channel tail goes
+/* Body of the f32 channels-last micro-kernels (kernels/f32_nhwc.h), written once over a SIMD
+ * vocabulary and compiled per ISA: the including file first includes x86/simd_f32.h (after
+ * defining EML_SIMD_AVX512 or EML_SIMD_AVX2) or arm/simd_f32_neon.h, and defines EML_SIMD_ISA and
+ * EML_SIMD_ISA_NAME. Channels are the vector lanes; a channel tail goes
  * through masked loads and stores, so nothing past C is read or written. */
-#ifndef EML_KERNELS_X86_F32_NHWC_SIMD_H
-#define EML_KERNELS_X86_F32_NHWC_SIMD_H
+#ifndef EML_KERNELS_SIMD_F32_NHWC_BODY_H
+#define EML_KERNELS_SIMD_F32_NHWC_BODY_H
 
 #include <math.h>
 
@@ -12,7 +13,9 @@
 #define VW EML_SIMD_WIDTH
 /* Output columns a depthwise step computes together: independent accumulators hide the
  * fused multiply-add latency (4 cycles, 2 per cycle on current cores). */
+#ifndef DW_COLS
 #define DW_COLS (EML_SIMD_WIDTH == 16 ? 8 : 4)
+#endif
 #define INLINE static inline __attribute__((always_inline))
 
 INLINE vf load_c(const float *p, bool full, vm m)

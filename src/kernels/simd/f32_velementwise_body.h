@@ -1,14 +1,14 @@
-/* The f32 elementwise micro-kernels written once over simd_f32.h; f32_velementwise_avx2.c and
- * f32_velementwise_avx512.c each compile them with their own flags and export one table. Every
+/* The f32 elementwise micro-kernels written once over a SIMD vocabulary (x86/simd_f32.h or
+ * arm/simd_f32_neon.h, included first); f32_velementwise_{avx2,avx512,neon}.c each compile them
+ * with their own flags and export one table. Every
  * element goes through the same instructions whether it sits in a full vector or in the masked
  * tail, so results never depend on where a tensor is split between threads. */
-#ifndef EML_KERNELS_X86_F32_VELEMENTWISE_IMPL_H
-#define EML_KERNELS_X86_F32_VELEMENTWISE_IMPL_H
+#ifndef EML_KERNELS_SIMD_F32_VELEMENTWISE_BODY_H
+#define EML_KERNELS_SIMD_F32_VELEMENTWISE_BODY_H
 
 #include <math.h>
 
 #include "kernels/velementwise.h"
-#include "kernels/x86/simd_f32.h"
 
 #define W EML_SIMD_WIDTH
 
