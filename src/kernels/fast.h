@@ -34,4 +34,13 @@ typedef struct eml_fast_kernel {
  * Returns EML_OK or EML_ENOMEM. */
 typedef eml_status (*eml_fast_select_fn)(const eml_fast_select_ctx *ctx, eml_fast_kernel *out);
 
+/* The destroy of a state that is one eml__alloc'd block. */
+void eml__fast_free_state(eml_env *env, void *state);
+
+/* Whether input i is a constant one-element tensor of `dtype` (quantization scales and zero
+ * points); *data is its data. An absent input (beyond n_inputs, or omitted) gives `optional`
+ * and *data NULL. */
+bool eml__fast_scalar(const eml_fast_select_ctx *ctx, int32_t i, eml_dtype dtype, bool optional,
+                      const void **data);
+
 #endif

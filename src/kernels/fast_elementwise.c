@@ -214,11 +214,6 @@ static eml_status run_softmax(const eml_kernel_ctx *ctx)
 
 /* ---- selection ---- */
 
-static void destroy_state(eml_env *env, void *state)
-{
-    eml__free(env, state);
-}
-
 /* The reference's function codes that have a micro-kernel, and the kernels' names. */
 typedef struct op_map {
     int32_t ref; /* eml_binary_kind or eml_unary_fn */
@@ -329,7 +324,7 @@ eml_status eml__fast_velem_select_with(const eml_fast_select_ctx *ctx, const eml
     out->state = owned;
     out->run = run;
     out->scratch_bytes = NULL;
-    out->destroy = destroy_state;
+    out->destroy = eml__fast_free_state;
     return EML_OK;
 }
 

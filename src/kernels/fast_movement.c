@@ -133,11 +133,6 @@ static eml_status slice_run(const eml_kernel_ctx *ctx)
     return EML_OK;
 }
 
-static void state_destroy(eml_env *env, void *state)
-{
-    eml__free(env, state);
-}
-
 eml_status eml__fast_slice_select(const eml_fast_select_ctx *ctx, eml_fast_kernel *out)
 {
     if (ctx->inputs[0].dtype == EML_DTYPE_STRING)
@@ -150,7 +145,7 @@ eml_status eml__fast_slice_select(const eml_fast_select_ctx *ctx, eml_fast_kerne
     out->state = s;
     out->run = slice_run;
     out->scratch_bytes = NULL;
-    out->destroy = state_destroy;
+    out->destroy = eml__fast_free_state;
     return EML_OK;
 }
 

@@ -54,11 +54,6 @@ static eml_status concat_run(const eml_kernel_ctx *ctx)
     return EML_OK;
 }
 
-static void concat_destroy(eml_env *env, void *state)
-{
-    eml__free(env, state);
-}
-
 eml_status eml__fast_concat_select(const eml_fast_select_ctx *ctx, eml_fast_kernel *out)
 {
     void *params = eml__alloc(ctx->env, EML_PARAMS_MAX);
@@ -69,6 +64,6 @@ eml_status eml__fast_concat_select(const eml_fast_select_ctx *ctx, eml_fast_kern
     out->state = params;
     out->run = concat_run;
     out->scratch_bytes = NULL;
-    out->destroy = concat_destroy;
+    out->destroy = eml__fast_free_state;
     return EML_OK;
 }

@@ -22,11 +22,6 @@ typedef struct global_state {
     char name[48];
 } global_state;
 
-static void state_destroy(eml_env *env, void *state)
-{
-    eml__free(env, state);
-}
-
 typedef struct pool_job {
     const pool_state *s;
     const eml_conv_geom *g;
@@ -115,7 +110,7 @@ eml_status eml__fast_nhwc_pool_select_with(const eml_fast_select_ctx *ctx,
     out->state = s;
     out->run = pool_run;
     out->scratch_bytes = NULL;
-    out->destroy = state_destroy;
+    out->destroy = eml__fast_free_state;
     return EML_OK;
 }
 
@@ -171,6 +166,6 @@ static eml_status global_select(const eml_fast_select_ctx *ctx, const eml_f32_nh
     out->state = s;
     out->run = global_run;
     out->scratch_bytes = NULL;
-    out->destroy = state_destroy;
+    out->destroy = eml__fast_free_state;
     return EML_OK;
 }

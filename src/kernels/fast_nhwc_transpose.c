@@ -117,11 +117,6 @@ static eml_status transpose_run(const eml_kernel_ctx *ctx)
     return EML_OK;
 }
 
-static void transpose_destroy(eml_env *env, void *state)
-{
-    eml__free(env, state);
-}
-
 eml_status eml__fast_nhwc_transpose_select(const eml_fast_select_ctx *ctx, eml_fast_kernel *out)
 {
     static const int64_t to_nhwc[4] = {0, 2, 3, 1}, to_nchw[4] = {0, 3, 1, 2};
@@ -143,6 +138,6 @@ eml_status eml__fast_nhwc_transpose_select(const eml_fast_select_ctx *ctx, eml_f
     out->state = s;
     out->run = transpose_run;
     out->scratch_bytes = NULL;
-    out->destroy = transpose_destroy;
+    out->destroy = eml__fast_free_state;
     return EML_OK;
 }

@@ -33,30 +33,14 @@ static eml_status vadd_run_fn(const eml_kernel_ctx *ctx)
     return EML_OK;
 }
 
-static void vadd_destroy(eml_env *env, void *state)
-{
-    eml__free(env, state);
-}
-
-static bool scalar(const eml_fast_select_ctx *ctx, int32_t i, eml_dtype dtype, bool optional,
-                   const void **data)
-{
-    *data = NULL;
-    if (i >= ctx->n_inputs || ctx->inputs[i].dtype == EML_DTYPE_UNDEFINED)
-        return optional;
-    const eml_tensor *t = &ctx->inputs[i];
-    *data = t->data;
-    return t->dtype == dtype && t->data && t->rank <= 1 && eml__shape_count(t->dims, t->rank) == 1;
-}
-
 eml_status eml__fast_qadd_select(const eml_fast_select_ctx *ctx, eml_fast_kernel *out)
 {
     if (!eml__cpu_has(EML_ISA_X86_AVX2))
         return EML_OK;
     const void *as, *az, *bs, *bz, *ys, *yz;
-    if (!scalar(ctx, 1, EML_DTYPE_F32, false, &as) || !scalar(ctx, 2, EML_DTYPE_U8, true, &az) ||
-        !scalar(ctx, 4, EML_DTYPE_F32, false, &bs) || !scalar(ctx, 5, EML_DTYPE_U8, true, &bz) ||
-        !scalar(ctx, 6, EML_DTYPE_F32, false, &ys) || !scalar(ctx, 7, EML_DTYPE_U8, true, &yz))
+    if (!eml__fast_scalar(ctx, 1, EML_DTYPE_F32, false, &as) || !eml__fast_scalar(ctx, 2, EML_DTYPE_U8, true, &az) ||
+        !eml__fast_scalar(ctx, 4, EML_DTYPE_F32, false, &bs) || !eml__fast_scalar(ctx, 5, EML_DTYPE_U8, true, &bz) ||
+        !eml__fast_scalar(ctx, 6, EML_DTYPE_F32, false, &ys) || !eml__fast_scalar(ctx, 7, EML_DTYPE_U8, true, &yz))
         return EML_OK;
     const float y_scale = *(const float *)ys;
     eml_qs8_vadd_params p;
@@ -77,7 +61,7 @@ eml_status eml__fast_qadd_select(const eml_fast_select_ctx *ctx, eml_fast_kernel
     out->state = s;
     out->run = vadd_run_fn;
     out->scratch_bytes = NULL;
-    out->destroy = vadd_destroy;
+    out->destroy = eml__fast_free_state;
     return EML_OK;
 }
 

@@ -76,29 +76,13 @@ static eml_status qpool_run_fn(const eml_kernel_ctx *ctx)
     return EML_OK;
 }
 
-static void qpool_destroy(eml_env *env, void *state)
-{
-    eml__free(env, state);
-}
-
-static bool scalar(const eml_fast_select_ctx *ctx, int32_t i, eml_dtype dtype, bool optional,
-                   const void **data)
-{
-    *data = NULL;
-    if (i >= ctx->n_inputs || ctx->inputs[i].dtype == EML_DTYPE_UNDEFINED)
-        return optional;
-    const eml_tensor *t = &ctx->inputs[i];
-    *data = t->data;
-    return t->dtype == dtype && t->data && t->rank <= 1 && eml__shape_count(t->dims, t->rank) == 1;
-}
-
 eml_status eml__fast_qmaxpool_select(const eml_fast_select_ctx *ctx, eml_fast_kernel *out)
 {
     if (!eml__cpu_has(EML_ISA_X86_AVX2))
         return EML_OK;
     const void *xs, *xz, *ys, *yz;
-    if (!scalar(ctx, 1, EML_DTYPE_F32, false, &xs) || !scalar(ctx, 2, EML_DTYPE_U8, true, &xz) ||
-        !scalar(ctx, 3, EML_DTYPE_F32, false, &ys) || !scalar(ctx, 4, EML_DTYPE_U8, true, &yz))
+    if (!eml__fast_scalar(ctx, 1, EML_DTYPE_F32, false, &xs) || !eml__fast_scalar(ctx, 2, EML_DTYPE_U8, true, &xz) ||
+        !eml__fast_scalar(ctx, 3, EML_DTYPE_F32, false, &ys) || !eml__fast_scalar(ctx, 4, EML_DTYPE_U8, true, &yz))
         return EML_OK;
     qpool_state s;
     memset(&s, 0, sizeof(s));
@@ -116,7 +100,7 @@ eml_status eml__fast_qmaxpool_select(const eml_fast_select_ctx *ctx, eml_fast_ke
     out->state = state;
     out->run = qpool_run_fn;
     out->scratch_bytes = NULL;
-    out->destroy = qpool_destroy;
+    out->destroy = eml__fast_free_state;
     return EML_OK;
 }
 

@@ -35,11 +35,6 @@ static eml_status quant_run_fn(const eml_kernel_ctx *ctx)
     return EML_OK;
 }
 
-static void quant_destroy(eml_env *env, void *state)
-{
-    eml__free(env, state);
-}
-
 eml_status eml__fast_quantize_select(const eml_fast_select_ctx *ctx, eml_fast_kernel *out)
 {
     const eml_tensor *in = ctx->inputs;
@@ -57,7 +52,7 @@ eml_status eml__fast_quantize_select(const eml_fast_select_ctx *ctx, eml_fast_ke
     out->state = s;
     out->run = quant_run_fn;
     out->scratch_bytes = NULL;
-    out->destroy = quant_destroy;
+    out->destroy = eml__fast_free_state;
     return EML_OK;
 }
 

@@ -76,11 +76,6 @@ static eml_status reduce_run(const eml_kernel_ctx *ctx)
     return EML_OK;
 }
 
-static void reduce_destroy(eml_env *env, void *state)
-{
-    eml__free(env, state);
-}
-
 eml_status eml__fast_reduce_select(const eml_fast_select_ctx *ctx, eml_fast_kernel *out)
 {
     const eml_reduce_params *p = ctx->params;
@@ -95,6 +90,6 @@ eml_status eml__fast_reduce_select(const eml_fast_select_ctx *ctx, eml_fast_kern
     out->state = s;
     out->run = reduce_run;
     out->scratch_bytes = NULL;
-    out->destroy = reduce_destroy;
+    out->destroy = eml__fast_free_state;
     return EML_OK;
 }
