@@ -11,7 +11,10 @@ extern "C" {
 
 typedef struct eml_graph eml_graph;
 
-/* Reads an ONNX model file; external data files are read from the model's folder.
+/* Reads an ONNX model file; external data files are read from the model's folder. External data
+ * of 4 KiB or more whose offset suits its element size is mapped (a private, copy-on-write file
+ * mapping) instead of copied: those weights take page cache the system can drop and read again,
+ * not heap; the files must then stay unchanged while the graph lives.
  * Every op is checked against the supported list and its attributes validated here, so an
  * unsupported model fails now ("unsupported: <op> (opset N) at node '<name>'"), never at run.
  * env: borrowed, must outlive the graph. Returns EML_OK, EML_EIO, EML_ECORRUPT, EML_EGRAPH,
@@ -27,6 +30,15 @@ EML_API eml_status eml_graph_load_onnx_bytes(eml_env *env, const void *bytes, si
 
 /* Writes the graph as an ONNX model (initializers inline). Returns EML_OK, EML_EIO, EML_ENOMEM. */
 EML_API eml_status eml_graph_save_onnx(const eml_graph *graph, const char *path, eml_diag *diag);
+
+/* eml_graph_save_onnx with ONNX external data: initializers of min_bytes or more are written to
+ * `data_name` (a file name, no folder) beside `path`, each at a 64-byte aligned offset, so that
+ * eml_graph_load_onnx maps them instead of copying. The data file is fsynced before the model is
+ * renamed into place; on failure neither file is left. Returns EML_OK, EML_EINVAL, EML_EIO,
+ * EML_ENOMEM. */
+EML_API eml_status eml_graph_save_onnx_external(const eml_graph *graph, const char *path,
+                                               const char *data_name, size_t min_bytes,
+                                               eml_diag *diag);
 
 /* NULL is a no-op. */
 EML_API void eml_graph_destroy(eml_graph *graph);
@@ -57,6 +69,8 @@ typedef struct eml_graph_stats {
     int64_t ir_version;
     int32_t opset;              /* default-domain opset */
     const char *producer;       /* borrowed; "" when absent */
+    uint64_t mapped_bytes;      /* initializer bytes mapped from external data files, not
+                                   copied (see eml_graph_load_onnx) */
 } eml_graph_stats;
 
 EML_API void eml_graph_stats_get(const eml_graph *graph, eml_graph_stats *out);

@@ -19,7 +19,9 @@ extern "C" {
  *                                     and the earlier serving versions (for rollback); replaced
  *                                     by write + fsync + rename + fsync of the folder
  *   <repo>/<model>/<version>/         model.onnx, model.sha256 (hex), config.json,
- *                                     model.sig (hex, when the deploy was signed)
+ *                                     model.sig (hex, when the deploy was signed),
+ *                                     weights.onnx + weights.bin + weights.sha256 (the mapped
+ *                                     copy, with map_weights)
  *   <repo>/<model>/.tmp-<version>/    a deploy in progress (removed when the repository opens)
  * A version folder counts only once `current` lists it; anything else an interrupted deploy or
  * retirement left behind is removed when the repository is opened, so kill -9 at any moment, or
@@ -74,6 +76,11 @@ typedef struct eml_repo_options {
      * graph the repository's env). NULL: the repository destroys them. */
     void (*on_compiled)(void *user, const char *model, uint32_t version, eml_graph *graph,
                         eml_plan *plan);
+    /* 1 (default): deploy also writes the version as weights.onnx + weights.bin (ONNX external
+     * data, initializers of 4 KiB or more at aligned offsets, with weights.sha256), and loads map
+     * those weights instead of copying them: they live in page cache the system can reclaim and
+     * read again, not in the heap. Costs the model's size again on disk. 0: load model.onnx. */
+    int map_weights;
 } eml_repo_options;
 
 EML_API void eml_repo_options_init(eml_repo_options *opts);

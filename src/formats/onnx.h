@@ -60,7 +60,17 @@ typedef struct eml_onnx_src {
     eml_env *env;
     const char *base_dir; /* folder of external data files; NULL refuses external data */
     eml_diag *diag;
+    int map_external;     /* initializers may map their external data (see below) */
 } eml_onnx_src;
+
+/* A private file mapping holding an initializer's data (base NULL: none, the data was copied). */
+typedef struct eml__onnx_mapping {
+    void *base;
+    size_t bytes;
+} eml__onnx_mapping;
+
+/* External data smaller than this is copied: a mapping costs at least a page. */
+#define EML__ONNX_MAP_MIN_BYTES 4096
 
 /* Maps an ONNX element type to eml_dtype. Strings, complex and unknown types give
  * EML_EUNSUPPORTED naming `what` ("unsupported: string tensors (value 'x')"). */
@@ -73,6 +83,13 @@ eml_status eml__onnx_dtype(int32_t onnx_type, const char *what, eml_dtype *out, 
  * Returns EML_OK, EML_ECORRUPT, EML_EUNSUPPORTED, EML_ELIMIT, EML_EIO, EML_ENOMEM. */
 eml_status eml__onnx_tensor_read(const eml_onnx_src *src, const Onnx__TensorProto *tp,
                                  const char *name, eml_tensor *out);
+
+/* eml__onnx_tensor_read for an initializer: when src->map_external is set, external data of at
+ * least EML__ONNX_MAP_MIN_BYTES at an offset that suits its element size is mapped instead of
+ * copied, and *map describes the mapping (out->data points into it; release with munmap). map may
+ * be NULL (always copy). */
+eml_status eml__onnx_initializer_read(const eml_onnx_src *src, const Onnx__TensorProto *tp,
+                                      const char *name, eml_tensor *out, eml__onnx_mapping *map);
 
 /* Fills a TensorProto (already initialised with onnx__tensor_proto__init) from t: data_type, dims
  * (written into dims_storage, EML_MAX_RANK entries, which must outlive tp), raw_data and name

@@ -64,6 +64,12 @@ typedef struct exporter {
     eml_status st; /* why a make_* returned NULL */
     void **blocks;
     size_t n_blocks, cap_blocks;
+    /* external data (eml_graph_save_onnx_external): initializers of min_bytes or more go to
+     * `data` at 64-byte aligned offsets; NULL: everything inline */
+    FILE *data;
+    const char *data_name, *data_path;
+    size_t min_bytes;
+    uint64_t data_bytes;
 } exporter;
 
 static void *ex_alloc(exporter *ex, size_t count, size_t size)
@@ -102,6 +108,52 @@ static Onnx__TensorProto *make_tensor(exporter *ex, const eml_tensor *t, const c
         return NULL;
     }
     return tp;
+}
+
+static char *ex_u64(exporter *ex, uint64_t v)
+{
+    char *s = ex_alloc(ex, 24, 1);
+    if (s)
+        snprintf(s, 24, "%llu", (unsigned long long)v);
+    return s;
+}
+
+/* Moves a filled initializer's bytes to the external data file (ONNX's external data format:
+ * location, offset, length), aligned so that a load can map them in place. */
+static int to_external(exporter *ex, Onnx__TensorProto *tp)
+{
+    static const char zeros[64];
+    size_t len = tp->raw_data.len;
+    uint64_t pad = (64 - ex->data_bytes % 64) % 64;
+    if ((pad && fwrite(zeros, 1, (size_t)pad, ex->data) != pad) ||
+        fwrite(tp->raw_data.data, 1, len, ex->data) != len) {
+        ex->st = eml__diag(ex->diag, EML_EIO, "cannot write '%s': %s", ex->data_path,
+                           strerror(errno));
+        return 0;
+    }
+    uint64_t offset = ex->data_bytes + pad;
+    ex->data_bytes = offset + len;
+    Onnx__StringStringEntryProto *e = ex_alloc(ex, 3, sizeof(*e));
+    Onnx__StringStringEntryProto **ep = ex_alloc(ex, 3, sizeof(*ep));
+    char *off = ex_u64(ex, offset), *n = ex_u64(ex, len);
+    if (!e || !ep || !off || !n)
+        return 0;
+    const char *keys[3] = {"location", "offset", "length"};
+    char *values[3] = {(char *)ex->data_name, off, n};
+    for (int i = 0; i < 3; i++) {
+        onnx__string_string_entry_proto__init(&e[i]);
+        e[i].key = (char *)keys[i];
+        e[i].value = values[i];
+        ep[i] = &e[i];
+    }
+    tp->n_external_data = 3;
+    tp->external_data = ep;
+    tp->has_data_location = 1;
+    tp->data_location = ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+    tp->has_raw_data = 0;
+    tp->raw_data.len = 0;
+    tp->raw_data.data = NULL;
+    return 1;
 }
 
 static Onnx__ValueInfoProto *make_value_info(exporter *ex, const eml_value *v)
@@ -275,7 +327,12 @@ static Onnx__GraphProto *make_graph(exporter *ex, const eml_graph *g)
         eml_tensor t = {v->dtype, v->rank, {0}, v->data};
         for (int32_t d = 0; d < v->rank && d < EML_MAX_RANK; d++)
             t.dims[d] = v->dims[d];
-        if (!(gp->initializer[gp->n_initializer++] = make_tensor(ex, &t, v->name)))
+        Onnx__TensorProto *tp = make_tensor(ex, &t, v->name);
+        if (!tp)
+            return NULL;
+        gp->initializer[gp->n_initializer++] = tp;
+        if (ex->data && tp->raw_data.len >= ex->min_bytes && t.dtype != EML_DTYPE_BOOL &&
+            !to_external(ex, tp))
             return NULL;
     }
     for (size_t i = 0; i < g->n_outputs; i++) {
@@ -299,11 +356,50 @@ static int64_t nodes_opset(const eml_graph *g)
     return v > 0 ? v : EML_ONNX_OPSET_MAX;
 }
 
+static eml_status save(const eml_graph *g, const char *path, exporter *exp, eml_diag *diag);
+
 eml_status eml_graph_save_onnx(const eml_graph *g, const char *path, eml_diag *diag)
 {
     if (!g || !path)
         return eml__diag(diag, EML_EINVAL, "invalid argument");
-    exporter ex = {g->env, diag, EML_OK, NULL, 0, 0};
+    exporter ex = {g->env, diag, EML_OK, NULL, 0, 0, NULL, NULL, NULL, 0, 0};
+    return save(g, path, &ex, diag);
+}
+
+eml_status eml_graph_save_onnx_external(const eml_graph *g, const char *path,
+                                        const char *data_name, size_t min_bytes, eml_diag *diag)
+{
+    if (!g || !path || !data_name || !data_name[0] || strchr(data_name, '/') ||
+        strcmp(data_name, ".") == 0 || strcmp(data_name, "..") == 0)
+        return eml__diag(diag, EML_EINVAL, "invalid argument: the data file must be a file name");
+    const char *slash = strrchr(path, '/');
+    char data_path[4096];
+    int n = slash ? snprintf(data_path, sizeof(data_path), "%.*s/%s", (int)(slash - path), path,
+                             data_name)
+                  : snprintf(data_path, sizeof(data_path), "%s", data_name);
+    if (n < 0 || (size_t)n >= sizeof(data_path))
+        return eml__diag(diag, EML_EIO, "path too long: '%s'", path);
+    FILE *f = fopen(data_path, "wb");
+    if (!f)
+        return eml__diag(diag, EML_EIO, "cannot create '%s': %s", data_path, strerror(errno));
+    exporter ex = {g->env, diag, EML_OK, NULL, 0, 0, f, data_name, data_path, min_bytes, 0};
+    eml_status st = save(g, path, &ex, diag);
+    /* the data must be on disk before a reader can find the model that names it */
+    int ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
+    int err = errno;
+    ok = fclose(f) == 0 && ok;
+    if (st == EML_OK && !ok)
+        st = eml__diag(diag, EML_EIO, "cannot write '%s': %s", data_path, strerror(err));
+    if (st != EML_OK) {
+        unlink(path);
+        unlink(data_path);
+    }
+    return st;
+}
+
+static eml_status save(const eml_graph *g, const char *path, exporter *exp, eml_diag *diag)
+{
+    exporter ex = *exp;
     eml_status st = EML_OK;
     Onnx__ModelProto m;
     onnx__model_proto__init(&m);

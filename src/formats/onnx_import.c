@@ -129,15 +129,26 @@ static eml_status read_initializers(eml_onnx_loader *ld, const Onnx__GraphProto 
     }
     for (size_t i = 0; i < gp->n_initializer; i++) {
         const Onnx__TensorProto *tp = gp->initializer[i];
-        EML_TRY(need_name(ld, tp->name, "initializer", i));
-        EML_TRY(eml__onnx_tensor_read(&ld->src, tp, tp->name, &t));
+        eml__onnx_mapping map;
+        st = need_name(ld, tp->name, "initializer", i);
+        if (st == EML_OK)
+            st = eml__onnx_initializer_read(&ld->src, tp, tp->name, &t, &map);
+        if (st != EML_OK)
+            return st;
+        eml_value tmp = {.data = t.data, .map_base = map.base, .map_bytes = map.bytes};
+        t.data = NULL;
         int32_t id;
-        EML_TRY(eml__graph_value(g, tp->name, &id));
+        st = eml__graph_value(g, tp->name, &id);
+        if (st != EML_OK) {
+            eml__value_free_data(ld->env, &tmp);
+            return st;
+        }
         eml_value *v = &g->values[id];
         if (v->flags & EML_VALUE_INITIALIZER) {
             st = eml__diag(ld->diag, EML_EGRAPH, "invalid graph: initializer '%s' is listed twice",
                            tp->name);
-            goto fail;
+            eml__value_free_data(ld->env, &tmp);
+            return st;
         }
         if (v->flags & EML_VALUE_INPUT) {
             /* the default must fit what the input declares */
@@ -151,7 +162,8 @@ static eml_status read_initializers(eml_onnx_loader *ld, const Onnx__GraphProto 
                                "%s",
                                tp->name, eml__shape_str(buf[0], 128, v->dtype, v->dims, v->rank),
                                eml__shape_str(buf[1], 128, t.dtype, t.dims, t.rank));
-                goto fail;
+                eml__value_free_data(ld->env, &tmp);
+                return st;
             }
         }
         /* the value describes its data: the initializer's concrete shape wins */
@@ -163,11 +175,10 @@ static eml_status read_initializers(eml_onnx_loader *ld, const Onnx__GraphProto 
             eml__free(ld->env, v->dim_names[d]);
             v->dim_names[d] = NULL;
         }
-        v->data = t.data;
-        t.data = NULL;
+        v->data = tmp.data;
+        v->map_base = tmp.map_base;
+        v->map_bytes = tmp.map_bytes;
     }
-fail:
-    eml__free(ld->env, t.data);
     return st;
 }
 
@@ -484,7 +495,7 @@ static eml_status load_core(eml_env *env, const void *bytes, size_t n_bytes, voi
     eml_pb_allocator pa;
     eml__pb_allocator_init(&pa, env);
     ProtobufCMessage *msg = NULL;
-    eml_onnx_loader ld = {env, diag, {env, base_dir, diag}, flags, 0};
+    eml_onnx_loader ld = {env, diag, {env, base_dir, diag, 1}, flags, 0};
     if (diag)
         diag->status = EML_OK; /* so that a failure without a message can be told */
     eml_status st = eml__onnx_wire_check(bytes, n_bytes, EML_WIRE_MODEL, diag);

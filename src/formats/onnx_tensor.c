@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "formats/onnx.h"
 
@@ -215,8 +217,28 @@ static bool location_safe(const char *loc)
     return true;
 }
 
+/* Maps [offset, offset + bytes) of an open file privately (copy on write, so passes may still
+ * change the weights in place): the pages load on first use and, being file-backed, can be
+ * dropped and read again instead of taking anonymous memory. */
+static void *map_range(FILE *f, uint64_t offset, uint64_t bytes, void **base, size_t *mapped)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    uint64_t start = page > 0 ? offset - offset % (uint64_t)page : offset;
+    size_t len = (size_t)(bytes + (offset - start));
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fileno(f), (off_t)start);
+    if (p == MAP_FAILED)
+        return NULL;
+    *base = p;
+    *mapped = len;
+    return (uint8_t *)p + (offset - start);
+}
+
+/* Reads external data into env memory, or maps it when `map` is given and the data is large and
+ * aligned to its element size (the kernels read elements in place); map->base stays NULL when the
+ * data was copied. *dst: receives the data. */
 static eml_status read_external(const eml_onnx_src *src, const Onnx__TensorProto *tp,
-                                const char *name, uint64_t bytes, void *dst)
+                                const char *name, uint64_t bytes, size_t esize, void **dst,
+                                eml__onnx_mapping *map)
 {
     eml_diag *diag = src->diag;
     const char *location = NULL;
@@ -278,8 +300,13 @@ static eml_status read_external(const eml_onnx_src *src, const Onnx__TensorProto
                        "tensor needs %llu at offset %llu",
                        name, path, (long long)sb.st_size, (unsigned long long)bytes,
                        (unsigned long long)offset);
+    } else if (map && bytes >= EML__ONNX_MAP_MIN_BYTES && offset % esize == 0 &&
+               (*dst = map_range(f, offset, bytes, &map->base, &map->bytes))) {
+        /* mapped */
+    } else if (!(*dst = eml__alloc(src->env, (size_t)bytes))) {
+        st = EML_ENOMEM;
     } else if (fseeko(f, (off_t)offset, SEEK_SET) != 0 ||
-               (bytes && fread(dst, 1, (size_t)bytes, f) != (size_t)bytes)) {
+               (bytes && fread(*dst, 1, (size_t)bytes, f) != (size_t)bytes)) {
         st = eml__diag(diag, EML_EIO, "cannot read external data '%s' of tensor '%s'", path, name);
     }
     if (f)
@@ -291,6 +318,14 @@ static eml_status read_external(const eml_onnx_src *src, const Onnx__TensorProto
 eml_status eml__onnx_tensor_read(const eml_onnx_src *src, const Onnx__TensorProto *tp,
                                  const char *name, eml_tensor *out)
 {
+    return eml__onnx_initializer_read(src, tp, name, out, NULL);
+}
+
+eml_status eml__onnx_initializer_read(const eml_onnx_src *src, const Onnx__TensorProto *tp,
+                                      const char *name, eml_tensor *out, eml__onnx_mapping *map)
+{
+    if (map)
+        memset(map, 0, sizeof(*map));
     eml_diag *diag = src->diag;
     memset(out, 0, sizeof(*out));
     char what[200];
@@ -352,15 +387,21 @@ eml_status eml__onnx_tensor_read(const eml_onnx_src *src, const Onnx__TensorProt
                              name, n, typed_names[want], (unsigned long long)count);
     }
 
-    void *data = eml__alloc(src->env, (size_t)bytes);
-    if (!data)
-        return EML_ENOMEM;
+    void *data = NULL;
     if (external) {
-        st = read_external(src, tp, name, bytes, data);
+        st = read_external(src, tp, name, bytes, esize, &data,
+                           src->map_external && dt != EML_DTYPE_BOOL ? map : NULL);
         if (st != EML_OK) {
-            eml__free(src->env, data);
+            if (map && map->base) {
+                munmap(map->base, map->bytes);
+                memset(map, 0, sizeof(*map));
+            } else {
+                eml__free(src->env, data);
+            }
             return st;
         }
+    } else if (!(data = eml__alloc(src->env, (size_t)bytes))) {
+        return EML_ENOMEM;
     } else if (has_raw) {
         memcpy(data, tp->raw_data.data, (size_t)bytes);
     } else {

@@ -26,7 +26,7 @@ eml_status eml_tensor_read_pb(eml_env *env, const void *bytes, size_t n_bytes, e
         const Onnx__TensorProto *tp = (const Onnx__TensorProto *)msg;
         const char *tname = tp->name ? tp->name : "";
         /* a lone tensor file has no folder for external data */
-        eml_onnx_src src = {env, NULL, diag};
+        eml_onnx_src src = {env, NULL, diag, 0};
         st = eml__onnx_tensor_read(&src, tp, tname, out);
         if (st == EML_OK && name && name_cap)
             snprintf(name, name_cap, "%s", tname);

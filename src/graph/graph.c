@@ -1,4 +1,6 @@
 /* The graph IR: building, destroying and the public queries on a graph. */
+#include <sys/mman.h>
+
 #include "graph/graph.h"
 
 eml_status eml__graph_create(eml_env *env, const eml_graph *parent, eml_graph **out)
@@ -31,6 +33,28 @@ static void attr_deinit(eml_env *env, eml_attr *a)
     eml_graph_destroy(a->g);
 }
 
+void eml__value_free_data(eml_env *env, eml_value *v)
+{
+    if (v->map_base)
+        munmap(v->map_base, v->map_bytes);
+    else
+        eml__free(env, v->data);
+    v->data = NULL;
+    v->map_base = NULL;
+    v->map_bytes = 0;
+}
+
+void eml__graph_page_out_mapped(const eml_graph *g)
+{
+#ifdef MADV_PAGEOUT
+    for (size_t i = 0; i < g->n_values; i++)
+        if (g->values[i].map_base)
+            (void)madvise(g->values[i].map_base, g->values[i].map_bytes, MADV_PAGEOUT);
+#else
+    (void)g;
+#endif
+}
+
 void eml_graph_destroy(eml_graph *g)
 {
     if (!g)
@@ -50,7 +74,7 @@ void eml_graph_destroy(eml_graph *g)
     for (size_t i = 0; i < g->n_values; i++) {
         eml_value *v = &g->values[i];
         eml__free(env, v->name);
-        eml__free(env, v->data);
+        eml__value_free_data(env, v);
         for (int d = 0; d < EML_MAX_RANK; d++)
             eml__free(env, v->dim_names[d]);
     }
@@ -222,6 +246,8 @@ void eml_graph_stats_get(const eml_graph *g, eml_graph_stats *out)
         out->initializer_count++;
         out->parameter_count += (uint64_t)(n > 0 ? n : 0);
         out->parameter_bytes += (uint64_t)(n > 0 ? n : 0) * eml_dtype_size(v->dtype);
+        if (v->map_base)
+            out->mapped_bytes += (uint64_t)(n > 0 ? n : 0) * eml_dtype_size(v->dtype);
     }
     out->ir_version = g->ir_version;
     out->opset = (int32_t)eml__graph_opset(g, "");

@@ -68,7 +68,10 @@ typedef struct eml_value {
     int32_t rank;               /* declared; -1 when not declared */
     int64_t dims[EML_MAX_RANK]; /* declared; -1 for a dynamic dim */
     char *dim_names[EML_MAX_RANK]; /* dim_param of dynamic dims, or NULL */
-    void *data;                 /* INITIALIZER: owned, 64-byte aligned, dense */
+    void *data;                 /* INITIALIZER: owned, dense; 64-byte aligned env memory, or
+                                   inside map_base (element-aligned): see eml__value_free_data */
+    void *map_base;             /* a private file mapping holding data (NULL: env memory) */
+    size_t map_bytes;
     int32_t producer;           /* node index, -1 for inputs/initializers/outer */
 } eml_value;
 
@@ -98,6 +101,14 @@ struct eml_graph {
     char *producer_version;
     char *doc;
 };
+
+/* Releases an initializer's data (env memory, or its file mapping) and clears it. Every
+ * replacement of a value's data goes through here. */
+void eml__value_free_data(eml_env *env, eml_value *v);
+/* Asks the system to reclaim the pages of mapped initializers now (a hint; Linux 5.4+): after
+ * compilation packed copies serve most of them, and what a kernel still reads comes back from
+ * the file on first touch. Private changes are kept (they are swapped, never dropped). */
+void eml__graph_page_out_mapped(const eml_graph *g);
 
 /* ---- building (used by importers, passes and tests) ---- */
 eml_status eml__graph_create(eml_env *env, const eml_graph *parent, eml_graph **out);

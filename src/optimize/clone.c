@@ -80,6 +80,8 @@ static eml_status clone_graph(const eml_graph *g, const eml_graph *parent, eml_g
         *b = *a;
         b->name = NULL;
         b->data = NULL;
+        b->map_base = NULL; /* the copy owns heap memory, never the original's mapping */
+        b->map_bytes = 0;
         memset(b->dim_names, 0, sizeof(b->dim_names));
         c->n_values = v + 1; /* counted now so that destroy frees a half-copied value */
         b->name = dup_str(env, a->name, &st);

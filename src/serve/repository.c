@@ -46,6 +46,7 @@ void eml_repo_options_init(eml_repo_options *opts)
     opts->keep_versions = 3;
     opts->optimize_level = 2;
     opts->latency_runs = 5;
+    opts->map_weights = 1;
 }
 
 void eml__repo_set_probe(eml_repo *repo, eml__repo_probe_fn fn, void *user)

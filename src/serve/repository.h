@@ -128,6 +128,19 @@ eml_status eml__repo_health_check(eml_repo *repo, const eml__repo_config *cfg,
                                   const eml_graph *graph, const eml_plan *plan, double *latency_ms,
                                   const char **failed_step, eml_diag *diag);
 
+/* The mapped-weights copy of a version (repository_weights.c): writes weights.onnx, weights.bin
+ * (initializers of 4 KiB or more, aligned) and weights.sha256 into dir and fsyncs it. */
+eml_status eml__repo_weights_write(eml_repo *repo, const eml_graph *graph, const char *dir,
+                                   eml_diag *diag);
+/* Checks weights.sha256 and loads dir/weights.onnx with its weights mapped. EML_ENOTFOUND (no
+ * message) when dir has no copy; EML_ECORRUPT when a file changed; the load statuses. */
+eml_status eml__repo_weights_load(eml_repo *repo, const char *dir, eml_graph **graph,
+                                  eml_diag *diag);
+/* Optimizes a loaded graph (taken: destroyed on failure) at the repository's level and compiles
+ * it. failed_step receives "compile" on failure. */
+eml_status eml__repo_compile_graph(eml_repo *repo, eml_graph **graph, const char *file,
+                                   eml_plan **plan, const char **failed_step, eml_diag *diag);
+
 /* Loads model bytes, optimizes at the repository's level and compiles. failed_step receives
  * "load" or "compile" on failure. */
 eml_status eml__repo_compile(eml_repo *repo, const void *bytes, size_t n_bytes, const char *file,

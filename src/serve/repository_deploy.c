@@ -343,7 +343,24 @@ eml_status eml_repo_deploy(eml_repo *repo, const char *model, const eml_repo_dep
     set_state(&d, EML_MODEL_COMPILING);
     char model_file[PATH_MAX];
     snprintf(model_file, sizeof(model_file), "%s/model.onnx", d.staging);
-    st = eml__repo_compile(repo, stored, n_stored, model_file, &graph, &plan, &step, diag);
+    if (repo->opts.map_weights) {
+        /* the graph as loaded (before optimization) is written again with its weights apart,
+         * and what serves is that copy, mapped: the health check runs exactly what will serve */
+        step = "load";
+        EML_TRY(eml_graph_load_onnx_bytes(repo->env, stored, n_stored, NULL, &graph, diag));
+        eml__free(repo->env, stored);
+        stored = NULL;
+        step = "compile";
+        st = eml__repo_weights_write(repo, graph, d.staging, diag);
+        eml_graph_destroy(graph);
+        graph = NULL;
+        if (st == EML_OK)
+            st = eml__repo_weights_load(repo, d.staging, &graph, diag);
+        if (st == EML_OK)
+            st = eml__repo_compile_graph(repo, &graph, model_file, &plan, &step, diag);
+    } else {
+        st = eml__repo_compile(repo, stored, n_stored, model_file, &graph, &plan, &step, diag);
+    }
     if (st != EML_OK)
         goto fail;
     eml__free(repo->env, stored);

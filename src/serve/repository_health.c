@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "edgeml/io.h"
+#include "graph/graph.h"
 #include "serve/repository.h"
 
 #define MAX_CASES 64
@@ -503,7 +504,20 @@ eml_status eml__repo_compile(eml_repo *repo, const void *bytes, size_t n_bytes, 
     *plan = NULL;
     *failed_step = "load";
     eml_status st = eml_graph_load_onnx_bytes(repo->env, bytes, n_bytes, NULL, graph, diag);
-    if (st == EML_OK && repo->opts.optimize_level > 0) {
+    if (st != EML_OK) {
+        if (diag && file && !diag->file[0])
+            eml__diag_where(diag, file, NULL, NULL, 0, -1);
+        return st;
+    }
+    return eml__repo_compile_graph(repo, graph, file, plan, failed_step, diag);
+}
+
+eml_status eml__repo_compile_graph(eml_repo *repo, eml_graph **graph, const char *file,
+                                   eml_plan **plan, const char **failed_step, eml_diag *diag)
+{
+    *plan = NULL;
+    eml_status st = EML_OK;
+    if (repo->opts.optimize_level > 0) {
         *failed_step = "compile";
         eml_optimize_options o;
         eml_optimize_options_init(&o);
@@ -521,6 +535,7 @@ eml_status eml__repo_compile(eml_repo *repo, const void *bytes, size_t n_bytes, 
         *graph = NULL;
         return st;
     }
+    eml__graph_page_out_mapped(*graph);
     *failed_step = NULL;
     return EML_OK;
 }

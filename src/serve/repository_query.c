@@ -108,6 +108,17 @@ eml_status eml_repo_load(eml_repo *repo, const char *model, uint32_t version, em
     if (st != EML_OK)
         return st;
     char path[PATH_MAX], sha_path[PATH_MAX];
+    const char *step = NULL;
+    snprintf(path, sizeof(path), "%s/%s/%u", repo->root, model, (unsigned)v);
+    if (repo->opts.map_weights) {
+        st = eml__repo_weights_load(repo, path, graph, diag);
+        if (st == EML_OK)
+            st = eml__repo_compile_graph(repo, graph, path, plan, &step, diag);
+        if (st == EML_OK && version_out)
+            *version_out = v;
+        if (st != EML_ENOTFOUND)
+            return st;
+    }
     snprintf(path, sizeof(path), "%s/%s/%u/model.onnx", repo->root, model, (unsigned)v);
     snprintf(sha_path, sizeof(sha_path), "%s/%s/%u/model.sha256", repo->root, model, (unsigned)v);
     void *bytes = NULL, *sha_text = NULL;
@@ -128,7 +139,6 @@ eml_status eml_repo_load(eml_repo *repo, const char *model, uint32_t version, em
                            "disk)",
                            path, got, line);
     }
-    const char *step = NULL;
     if (st == EML_OK)
         st = eml__repo_compile(repo, bytes, n, path, graph, plan, &step, diag);
     eml__free(repo->env, bytes);

@@ -281,9 +281,9 @@ static eml_status quantize_with(eml_graph *g, const eml_tensor *calib, eml_diag 
     return eml_quantize(g, &o, NULL, diag);
 }
 
-/* The quantized Fashion CNN (a dynamic batch dim) runs as it should: its convs and pools on the
- * integer ops, and no weight dequantized on every run (dequantize-folding gives the Gemms their
- * float weights once): every DequantizeLinear left reads an activation. */
+/* The quantized Fashion CNN (a dynamic batch dim) runs as it should: its convs, pools and dense
+ * layers on the integer ops, and no weight dequantized on every run: every DequantizeLinear left
+ * reads an activation. */
 EML_TEST(fashion_cnn_int8_runs_on_integer_ops)
 {
     eml_env *env = make_env();
@@ -296,18 +296,20 @@ EML_TEST(fashion_cnn_int8_runs_on_integer_ops)
     REQUIRE_OK(eml_graph_optimize(g, &oo, NULL, &diag), &diag);
     eml_plan *plan = NULL;
     REQUIRE_OK(eml_plan_create(g, &plan, &diag), &diag);
-    size_t qconv = 0, qpool = 0, dq = 0, q = 0;
+    size_t qconv = 0, qpool = 0, dq = 0, q = 0, gemm = 0;
     for (size_t i = 0; i < eml_plan_node_count(plan); i++) {
         eml_plan_node_info info;
         REQUIRE(eml_plan_node_get(plan, i, &info) == EML_OK);
         qconv += strcmp(info.op_type, "QConv") == 0;
+        gemm += strstr(info.op_type, "Gemm") != NULL;
         qpool += strcmp(info.op_type, "QMaxPool") == 0;
         dq += strcmp(info.op_type, "DequantizeLinear") == 0;
         q += strcmp(info.op_type, "QuantizeLinear") == 0;
     }
     printf("plan: %zu QConv, %zu QMaxPool, %zu QuantizeLinear, %zu DequantizeLinear\n", qconv,
            qpool, q, dq);
-    CHECK(qconv == 2 && qpool == 2);
+    CHECK(qconv == 4 && qpool == 2); /* the two convolutions and the two dense layers */
+    CHECK(gemm == 0);
     CHECK(dq <= q);
     eml_plan_destroy(plan);
     eml_graph_destroy(g);

@@ -615,3 +615,64 @@ EML_TEST(pb_limits_and_strings)
     CHECK(ok);
     eml_env_destroy(env);
 }
+
+/* External data: every shared model saved with its weights beside it loads back the same graph,
+ * the large weights mapped rather than copied (no env memory holds them); a data file cut short
+ * is refused with the tensor named, never read past its end. */
+EML_TEST(external_data_maps_weights)
+{
+    const char *shared = eml_test_shared_dir();
+    char dir_path[512];
+    snprintf(dir_path, sizeof(dir_path), "%s/models", shared ? shared : "/nonexistent");
+    DIR *dir = opendir(dir_path);
+    if (!dir)
+        eml_test_skip("../shared/models is absent");
+    eml_counting_allocator c;
+    eml_env *env = eml_test_counting_env(&c);
+    struct dirent *e;
+    int models = 0;
+    while ((e = readdir(dir)) != NULL) {
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/%s/model.onnx", dir_path, e->d_name);
+        eml_graph *a = NULL, *b = NULL;
+        eml_diag d;
+        eml_diag_init(&d);
+        if (e->d_name[0] == '.' || eml_graph_load_onnx(env, path, &a, &d) != EML_OK)
+            continue;
+        models++;
+        CHECK_STATUS(eml_graph_save_onnx_external(a, tmp_path("ext.onnx"), "ext.bin", 4096, &d),
+                     EML_OK);
+        size_t heap_before = c.live_bytes;
+        CHECK_STATUS(eml_graph_load_onnx(env, tmp_path("ext.onnx"), &b, &d), EML_OK);
+        if (!b) {
+            eml_graph_destroy(a);
+            continue;
+        }
+        eml_graph_stats sa, sb;
+        eml_graph_stats_get(a, &sa);
+        eml_graph_stats_get(b, &sb);
+        CHECK(sa.mapped_bytes == 0);
+        CHECK(sb.mapped_bytes > sb.parameter_bytes / 2);
+        /* the mapped weights take no env memory: the graph's heap is its small tensors */
+        CHECK(c.live_bytes - heap_before < sb.parameter_bytes - sb.mapped_bytes + (1u << 20));
+        bool same = graph_eq(a, b);
+        if (!same)
+            fprintf(stderr, "%s: %s\n", e->d_name, why);
+        CHECK(same);
+        eml_graph_destroy(b);
+        eml_graph_destroy(a);
+    }
+    closedir(dir);
+    CHECK(models >= 3);
+    /* cut the data file short: refused, naming a tensor */
+    REQUIRE(truncate(tmp_path("ext.bin"), 1000) == 0);
+    eml_graph *g = NULL;
+    eml_diag d;
+    eml_diag_init(&d);
+    CHECK_STATUS(eml_graph_load_onnx(env, tmp_path("ext.onnx"), &g, &d), EML_ECORRUPT);
+    CHECK(strstr(d.message, "external data") != NULL);
+    CHECK(g == NULL);
+    eml_env_destroy(env);
+    CHECK(c.live_count == 0);
+    tmp_cleanup("ext.onnx ext.bin");
+}

@@ -312,3 +312,96 @@ EML_TEST(qlinear_conv_runs_as_qconv)
     }
     eml_env_destroy(env);
 }
+
+/* x [2, 3, 2, 2] -> QDQ -> Flatten -> QDQ (same parameters) -> Gemm (transB, per-channel
+ * weights, bias) -> Relu -> QDQ -> Gemm (no transB, per-tensor weights; alpha from `alpha`) ->
+ * QDQ -> y: the Flatten moves uint8 values and each Gemm becomes a 1x1 QConv. */
+static eml_graph *dense_model(eml_env *env, float alpha)
+{
+    enum { K = 12, M1 = 6, M2 = 5 };
+    eml_graph *g = pt_graph(env, 13);
+    const int64_t xd[4] = {2, 3, 2, 2};
+    pt_input(g, "x", EML_DTYPE_F32, 4, xd, NULL);
+    scalar_params(g, "x", xs, 128);
+    qdq(g, "x", "x");
+    const char *fi[1] = {"x_dq"}, *fo[1] = {"flat"};
+    pt_node(g, "Flatten", NULL, "flatten", fi, 1, fo, 1);
+    scalar_params(g, "f", xs, 128);
+    qdq(g, "flat", "f");
+    /* Gemm 1: weights [M1, K] per output row, bias with scale xs·ws */
+    int8_t w1[M1 * K], w2[K * M2];
+    float ws1[M1], bs1[M1], ws2 = 0.004f;
+    int32_t b1[M1];
+    for (int i = 0; i < M1 * K; i++)
+        w1[i] = (int8_t)(eml_test_rand() % 255 - 127);
+    for (int i = 0; i < K * M2; i++)
+        w2[i] = (int8_t)(eml_test_rand() % 255 - 127);
+    for (int i = 0; i < M1; i++) {
+        ws1[i] = eml_test_randf(0.002f, 0.01f);
+        bs1[i] = xs * ws1[i];
+        b1[i] = (int32_t)(eml_test_rand() % 2001) - 1000;
+    }
+    const int64_t w1d[2] = {M1, K}, m1d[1] = {M1}, w2d[2] = {M1, M2};
+    cnst(g, "w1", EML_DTYPE_I8, 2, w1d, w1);
+    cnst(g, "w1s", EML_DTYPE_F32, 1, m1d, ws1);
+    cnst(g, "b1", EML_DTYPE_I32, 1, m1d, b1);
+    cnst(g, "b1s", EML_DTYPE_F32, 1, m1d, bs1);
+    cnst(g, "w2", EML_DTYPE_I8, 2, w2d, w2);
+    cnst(g, "w2s", EML_DTYPE_F32, 0, NULL, &ws2);
+    const char *d1i[2] = {"w1", "w1s"}, *d1o[1] = {"w1dq"};
+    pt_attr_int(g, pt_node(g, "DequantizeLinear", NULL, "w1dq", d1i, 2, d1o, 1), "axis", 0);
+    const char *e1i[2] = {"b1", "b1s"}, *e1o[1] = {"b1dq"};
+    pt_attr_int(g, pt_node(g, "DequantizeLinear", NULL, "b1dq", e1i, 2, e1o, 1), "axis", 0);
+    const char *d2i[2] = {"w2", "w2s"}, *d2o[1] = {"w2dq"};
+    pt_node(g, "DequantizeLinear", NULL, "w2dq", d2i, 2, d2o, 1);
+    const char *g1i[3] = {"f_dq", "w1dq", "b1dq"}, *g1o[1] = {"g1"};
+    pt_attr_int(g, pt_node(g, "Gemm", NULL, "gemm1", g1i, 3, g1o, 1), "transB", 1);
+    const char *r1i[1] = {"g1"}, *r1o[1] = {"r1"};
+    pt_node(g, "Relu", NULL, "relu1", r1i, 1, r1o, 1);
+    scalar_params(g, "r1", s1, 0);
+    qdq(g, "r1", "r1");
+    const char *g2i[2] = {"r1_dq", "w2dq"}, *g2o[1] = {"g2"};
+    eml_node *n = pt_node(g, "Gemm", NULL, "gemm2", g2i, 2, g2o, 1);
+    if (alpha != 1.0f)
+        pt_attr_float(g, n, "alpha", alpha);
+    scalar_params(g, "y", s2, 100);
+    qdq(g, "g2", "y");
+    pt_output(g, "y_dq");
+    return g;
+}
+
+EML_TEST(dense_layers_run_as_qconv)
+{
+    pt_use_reference_kernels();
+    eml_env *env = pt_env();
+    const int64_t xd[4] = {2, 3, 2, 2};
+    for (int trial = 0; trial < 6; trial++) {
+        eml_graph *g = dense_model(env, 1.0f);
+        eml_tensor in = pt_random(4, xd);
+        pt_outputs a, b;
+        pt_run(g, &in, &a);
+        optimize(g, NULL);
+        CHECK(pt_count_op(g, "QConv") == 2 && pt_count_op(g, "Gemm") == 0);
+        CHECK(pt_count_op(g, "Relu") == 0 && pt_count_op(g, "Flatten") == 1);
+        CHECK(pt_count_op(g, "QuantizeLinear") == 1 && pt_count_op(g, "DequantizeLinear") == 1);
+        pt_run(g, &in, &b);
+        REQUIRE(a.count == 1 && b.count == 1 && eml_tensor_count(&a.t[0]) == 10);
+        const float *p = a.t[0].data, *q = b.t[0].data;
+        double worst = 0;
+        for (int64_t i = 0; i < 10; i++)
+            worst = fmax(worst, fabs((double)p[i] - q[i]) / s2);
+        if (worst > 2.0 + 1e-3)
+            fprintf(stderr, "dense output differs by %.3f units\n", worst);
+        CHECK(worst <= 2.0 + 1e-3);
+        pt_outputs_free(&a);
+        pt_outputs_free(&b);
+        free(in.data);
+        eml_graph_destroy(g);
+    }
+    /* alpha != 1 is not a plain dense layer: that Gemm stays float */
+    eml_graph *g = dense_model(env, 0.5f);
+    optimize(g, NULL);
+    CHECK(pt_count_op(g, "QConv") == 1 && pt_count_op(g, "Gemm") == 1);
+    eml_graph_destroy(g);
+    eml_env_destroy(env);
+}

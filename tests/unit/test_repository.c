@@ -492,8 +492,22 @@ EML_TEST(recovery_of_leftovers)
     eml_plan_destroy(p);
     eml_graph_destroy(g);
 
-    /* a model file changed on disk is caught when loaded */
+    /* a file changed on disk is caught when loaded: the mapped weights loads serve from, and
+     * model.onnx when the version has no mapped copy */
     char path[1024];
+    REQUIRE(eml_repo_path(repo, "x", 2, EML_REPO_FILE_DIR, path, sizeof(path), NULL) == EML_OK);
+    strcat(path, "/weights.bin");
+    f = fopen(path, "r+b");
+    REQUIRE(f);
+    fseek(f, 1000, SEEK_SET);
+    fputc(0x5a, f);
+    fclose(f);
+    CHECK_STATUS(eml_repo_load(repo, "x", 2, &g, &p, NULL, &diag), EML_ECORRUPT);
+    CHECK(strstr(diag.message, "weights.bin") != NULL);
+    CHECK(g == NULL && p == NULL);
+    REQUIRE(eml_repo_path(repo, "x", 2, EML_REPO_FILE_DIR, path, sizeof(path), NULL) == EML_OK);
+    strcat(path, "/weights.sha256");
+    REQUIRE(unlink(path) == 0);
     REQUIRE(eml_repo_path(repo, "x", 2, EML_REPO_FILE_MODEL, path, sizeof(path), NULL) == EML_OK);
     f = fopen(path, "r+b");
     REQUIRE(f);
@@ -501,6 +515,7 @@ EML_TEST(recovery_of_leftovers)
     fputc(0x5a, f);
     fclose(f);
     CHECK_STATUS(eml_repo_load(repo, "x", 2, &g, &p, NULL, &diag), EML_ECORRUPT);
+    CHECK(strstr(diag.message, "model.onnx") != NULL);
     CHECK(g == NULL && p == NULL);
 
     /* a manifest that cannot be read: listed as failed, deploys refused, nothing removed */

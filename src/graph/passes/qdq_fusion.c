@@ -8,10 +8,13 @@
  *   DQ(a), DQ(b) ─ Add ─ Relu/Clip? ─ Q            →  QAdd
  *   DQ(x) ─ MaxPool ─ Q                            →  QMaxPool
  *   DQ(x) ─ GlobalAveragePool ─ Q                  →  QGlobalAveragePool
+ *   DQ(x) ─ Gemm(DQ(w), DQ(b)?) ─ Relu/Clip? ─ Q   →  QConv, 1x1 on [N, 1, 1, K]
+ *   DQ(x) ─ Flatten ─ Q with the same parameters   →  Flatten of the uint8 values
  *   DQ(x) ─ Q with the same parameters             →  x
  *   QLinearConv (int8 weights)                     →  QConv
  *
- * The uint8 values of fused ops live channels-last ("twins"); a Transpose brings a value in where
+ * The uint8 values of fused ops live channels-last ("twins"; a [N, K] matrix's twin is its
+ * [N, 1, 1, K] view, made by a Reshape); a Transpose brings a value in where
  * an unfused producer wrote it NCHW, and another brings it back where an unfused reader (or a
  * graph output) needs it: the graph stays valid and computes the same wherever a pattern does
  * not match. The float nodes left without readers go with dead-node elimination.
@@ -80,6 +83,19 @@ static bool known4(const qf *f, int32_t v)
     return true;
 }
 
+/* A [N, K] value with K known; N may be dynamic. */
+static bool known2(const qf *f, int32_t v)
+{
+    return v >= 0 && (size_t)v < f->n_values && f->s.known[v] && f->s.run[0][v].rank == 2 &&
+           !eml__static_dim_symbolic(&f->s, v, 1);
+}
+
+/* The matrices and images the integer ops take. */
+static bool known24(const qf *f, int32_t v)
+{
+    return known4(f, v) || known2(f, v);
+}
+
 /* A scale (float32, one element, positive and finite) and an optional zero point of dtype zdt
  * with one element. */
 static bool read_qparam(const eml_graph *g, int32_t scale_v, int32_t zp_v, eml_dtype zdt,
@@ -122,8 +138,22 @@ static bool dq_act(const qf *f, int32_t v, int32_t *q, qparam *p)
            read_qparam(g, in(d, 1), in(d, 2), EML_DTYPE_U8, p);
 }
 
+/* dq_act for a uint8 [N, K] matrix. */
+static bool dq_act2(const qf *f, int32_t v, int32_t *q, qparam *p)
+{
+    const eml_graph *g = f->g;
+    if (v < 0 || (size_t)v >= f->n_values || g->values[v].producer < 0)
+        return false;
+    const eml_node *d = &g->nodes[g->values[v].producer];
+    if (d->op != EML_OP_DequantizeLinear || d->n_inputs < 2)
+        return false;
+    *q = d->inputs[0];
+    return known2(f, *q) && f->s.run[0][*q].dtype == EML_DTYPE_U8 &&
+           read_qparam(g, in(d, 1), in(d, 2), EML_DTYPE_U8, p);
+}
+
 /* The only reader of v when it is a QuantizeLinear to uint8 with scalar parameters and a 4-D
- * output: its node index, else -1. */
+ * (or [N, K]) output: its node index, else -1. */
 static int32_t q_reader(const qf *f, int32_t v, qparam *p)
 {
     const eml_graph *g = f->g;
@@ -132,7 +162,7 @@ static int32_t q_reader(const qf *f, int32_t v, qparam *p)
     const int32_t i = f->u.consumer[v];
     const eml_node *n = &g->nodes[i];
     if (n->op != EML_OP_QuantizeLinear || n->n_inputs < 2 || n->inputs[0] != v ||
-        n->n_outputs != 1 || !known4(f, n->outputs[0]) ||
+        n->n_outputs != 1 || !known24(f, n->outputs[0]) ||
         f->s.run[0][n->outputs[0]].dtype != EML_DTYPE_U8)
         return -1;
     return read_qparam(g, in(n, 1), in(n, 2), EML_DTYPE_U8, p) ? i : -1;
@@ -222,6 +252,40 @@ static eml_status add_transpose(qf *f, int32_t input, int32_t output, const int6
     return EML_OK;
 }
 
+/* output = Reshape(input, shape) with a new constant shape of `rank` entries (0 copies the
+ * input's dim, as ONNX's Reshape does). */
+static eml_status add_reshape(qf *f, int32_t input, int32_t output, const int64_t *shape, int rank)
+{
+    eml_graph *g = f->g;
+    eml_tensor t = {EML_DTYPE_I64, 1, {rank}, eml__alloc(g->env, (size_t)rank * sizeof(int64_t))};
+    if (!t.data)
+        return EML_ENOMEM;
+    memcpy(t.data, shape, (size_t)rank * sizeof(int64_t));
+    int32_t sv;
+    eml_status st = eml__graph_new_const(g, g->values[output].name, "_shape", &t, &sv);
+    if (st != EML_OK) {
+        eml__free(g->env, t.data);
+        return st;
+    }
+    char name[256];
+    snprintf(name, sizeof(name), "%.200s_Reshape", g->values[output].name);
+    eml_node *n;
+    st = eml__graph_add_node(g, name, "Reshape", "", 2, 1, 0, &n);
+    if (st == EML_OK)
+        st = eml__node_set_op(g, n, "Reshape", "");
+    if (st != EML_OK)
+        return st;
+    if (n->opset <= 0)
+        n->opset = 17;
+    n->inputs[0] = input;
+    n->inputs[1] = sv;
+    n->outputs[0] = output;
+    g->values[output].producer = (int32_t)(g->n_nodes - 1);
+    return EML_OK;
+}
+
+static const int64_t matrix_to_nhwc[4] = {0, 1, 1, -1}, nhwc_to_matrix[2] = {0, -1};
+
 /* The channels-last copy of uint8 value q, made now when it has none. */
 static eml_status twin_of(qf *f, int32_t q, int32_t *out)
 {
@@ -230,7 +294,9 @@ static eml_status twin_of(qf *f, int32_t q, int32_t *out)
         return EML_OK;
     }
     eml_status st = eml__graph_new_value(f->g, f->g->values[q].name, "_nhwc", out);
-    if (st == EML_OK)
+    if (st == EML_OK && known2(f, q))
+        st = add_reshape(f, q, *out, matrix_to_nhwc, 4);
+    else if (st == EML_OK)
         st = add_transpose(f, q, *out, to_nhwc_perm);
     if (st == EML_OK)
         f->twin[q] = *out;
@@ -473,6 +539,166 @@ static eml_status try_pool(qf *f, size_t i)
     return rewrite(f, i, global ? "QGlobalAveragePool" : "QMaxPool", inputs, nhwc, 5, qi, -1);
 }
 
+/* Gemm weights: DequantizeLinear of a constant int8 matrix, per tensor or per output column
+ * (axis 0 of [M, K] with transB, axis 1 of [K, M] without). */
+static bool dq_gemm_weights(const qf *f, int32_t v, int transb, int32_t *wv, int32_t *scale_v,
+                            int32_t *zp_v, eml_tensor *scale)
+{
+    const eml_graph *g = f->g;
+    if (v < 0 || g->values[v].producer < 0)
+        return false;
+    const eml_node *d = &g->nodes[g->values[v].producer];
+    eml_tensor w, z;
+    if (d->op != EML_OP_DequantizeLinear || d->n_inputs < 2 ||
+        !const_tensor(g, d->inputs[0], &w) || w.dtype != EML_DTYPE_I8 || w.rank != 2 ||
+        !const_tensor(g, d->inputs[1], scale) || scale->dtype != EML_DTYPE_F32 ||
+        scale->rank > 1)
+        return false;
+    const int64_t m = w.dims[transb ? 0 : 1], sc = eml_tensor_count(scale);
+    if (sc != 1) {
+        const eml_attr *axis = eml__node_attr(d, "axis");
+        const int64_t want = transb ? 0 : 1;
+        if (sc != m || !axis || (axis->i != want && axis->i != want - 2))
+            return false;
+    }
+    *zp_v = in(d, 2);
+    if (*zp_v >= 0 && (!const_tensor(g, *zp_v, &z) || z.dtype != EML_DTYPE_I8 ||
+                       (eml_tensor_count(&z) != 1 && eml_tensor_count(&z) != sc)))
+        return false;
+    for (int64_t c = 0; c < sc; c++) {
+        const float s = ((const float *)scale->data)[c];
+        if (!(s > 0.0f) || !isfinite(s))
+            return false;
+    }
+    *wv = d->inputs[0];
+    *scale_v = d->inputs[1];
+    return true;
+}
+
+static float attr_f(const eml_node *n, const char *name, float dflt)
+{
+    const eml_attr *a = eml__node_attr(n, name);
+    return a && a->type == EML_ATTR_FLOAT ? a->f : dflt;
+}
+
+static int64_t attr_i(const eml_node *n, const char *name, int64_t dflt)
+{
+    const eml_attr *a = eml__node_attr(n, name);
+    return a && a->type == EML_ATTR_INT ? a->i : dflt;
+}
+
+/* A dense layer is a 1x1 convolution of the [N, 1, 1, K] view of its input: the Gemm becomes a
+ * QConv reading the matrix's twin, with its weights laid out [M, K, 1, 1], and a Reshape gives
+ * the [N, M] uint8 result to readers that want the matrix. */
+static eml_status try_gemm(qf *f, size_t i)
+{
+    eml_graph *g = f->g;
+    const eml_node *n = &g->nodes[i];
+    if (n->n_inputs < 2 || n->n_outputs != 1 || n->outputs[0] < 0 ||
+        attr_f(n, "alpha", 1.0f) != 1.0f || (in(n, 2) >= 0 && attr_f(n, "beta", 1.0f) != 1.0f) ||
+        attr_i(n, "transA", 0) != 0)
+        return EML_OK;
+    const int transb = attr_i(n, "transB", 0) != 0;
+    int32_t xq, wv, ws_v, wz_v, bv = -1, ai, qmin, qmax;
+    qparam x, y;
+    eml_tensor ws, w;
+    if (!dq_act2(f, n->inputs[0], &xq, &x) ||
+        !dq_gemm_weights(f, n->inputs[1], transb, &wv, &ws_v, &wz_v, &ws) ||
+        !const_tensor(g, wv, &w))
+        return EML_OK;
+    const int64_t m = w.dims[transb ? 0 : 1], k = w.dims[transb ? 1 : 0];
+    if (f->s.run[0][xq].dims[1] != k)
+        return EML_OK;
+    if (in(n, 2) >= 0 && !dq_bias(f, in(n, 2), m, x.scale, &ws, &bv))
+        return EML_OK;
+    const int32_t qi = tail(f, n->outputs[0], &ai, &y, &qmin, &qmax);
+    if (qi < 0 || !known2(f, g->nodes[qi].outputs[0]))
+        return EML_OK;
+    eml_qrequant rq[64];
+    const int64_t wc = eml_tensor_count(&ws);
+    for (int64_t c0 = 0; c0 < m; c0 += 64)
+        if (!eml__qconv_requant(x.scale, (const float *)ws.data + (wc == 1 ? 0 : c0),
+                                wc == 1 ? 1 : EML_MIN(64, m - c0), y.scale, EML_MIN(64, m - c0),
+                                rq))
+            return EML_OK;
+
+    /* the weights as QConv's [M, K, 1, 1] */
+    eml_tensor w4 = {EML_DTYPE_I8, 4, {m, k, 1, 1}, eml__alloc(g->env, (size_t)(m * k))};
+    if (!w4.data)
+        return EML_ENOMEM;
+    const int8_t *src = w.data;
+    int8_t *dst = w4.data;
+    for (int64_t o = 0; o < m; o++)
+        for (int64_t c = 0; c < k; c++)
+            dst[o * k + c] = transb ? src[o * k + c] : src[c * m + o];
+    int32_t w4v, x4, y4;
+    const int32_t q = g->nodes[qi].outputs[0];
+    eml_status st = eml__graph_new_const(g, g->values[wv].name, "_1x1", &w4, &w4v);
+    if (st != EML_OK) {
+        eml__free(g->env, w4.data);
+        return st;
+    }
+    if (st == EML_OK)
+        st = eml__graph_import_edgeml(g);
+    if (st == EML_OK)
+        st = twin_of(f, xq, &x4);
+    if (st == EML_OK)
+        st = eml__graph_new_value(g, g->values[q].name, "_nhwc", &y4);
+    eml_node *qc = NULL;
+    char name[256];
+    snprintf(name, sizeof(name), "%.200s_QConv", g->nodes[i].name ? g->nodes[i].name : "gemm");
+    if (st == EML_OK)
+        st = eml__graph_add_node(g, name, "QConv", EML_EDGEML_DOMAIN, 9, 1, 0, &qc);
+    if (st == EML_OK)
+        st = eml__node_set_op(g, qc, "QConv", EML_EDGEML_DOMAIN);
+    if (st != EML_OK)
+        return st;
+    const int32_t inputs[9] = {x4, x.scale_v, x.zp_v, w4v, ws_v, wz_v, y.scale_v, y.zp_v, bv};
+    memcpy(qc->inputs, inputs, sizeof(inputs));
+    qc->outputs[0] = y4;
+    const size_t qc_i = g->n_nodes - 1;
+    g->values[y4].producer = (int32_t)qc_i;
+    if (qmin != 0)
+        st = add_int_attr(g, qc_i, "qmin", qmin);
+    if (st == EML_OK && qmax != 255)
+        st = add_int_attr(g, qc_i, "qmax", qmax);
+    if (st != EML_OK)
+        return st;
+    f->twin[q] = y4;
+    f->dead[i] = 1;
+    f->dead[qi] = 1;
+    if (ai >= 0)
+        f->dead[ai] = 1;
+    f->rewrites += 2 + (ai >= 0);
+    return add_reshape(f, y4, q, nhwc_to_matrix, 2);
+}
+
+/* DQ ─ Flatten ─ Q with the same parameters only moves uint8 values: the Flatten reads the
+ * uint8 input and writes the Q's output. */
+static eml_status try_flatten(qf *f, size_t i)
+{
+    eml_graph *g = f->g;
+    const eml_node *n = &g->nodes[i];
+    int32_t xq;
+    qparam x, y;
+    if (n->n_inputs != 1 || n->n_outputs != 1 || n->outputs[0] < 0 ||
+        !dq_act(f, n->inputs[0], &xq, &x))
+        return EML_OK;
+    const int32_t qi = q_reader(f, n->outputs[0], &y);
+    if (qi < 0 || x.scale != y.scale || x.zp != y.zp)
+        return EML_OK;
+    const int32_t old_out = n->outputs[0], q = g->nodes[qi].outputs[0];
+    eml_status st = eml__node_set_input(g, &g->nodes[i], 0, xq);
+    if (st != EML_OK)
+        return st;
+    g->nodes[i].outputs[0] = q;
+    g->values[q].producer = (int32_t)i;
+    g->values[old_out].producer = -1;
+    f->dead[qi] = 1;
+    f->rewrites++;
+    return EML_OK;
+}
+
 /* ONNX's QLinearConv on a uint8 [N, C, H, W] input with constant int8 weights and parameters
  * takes the same inputs as QConv: only the layout changes. */
 static eml_status try_qlinear_conv(qf *f, size_t i)
@@ -567,6 +793,8 @@ eml_status eml__pass_qdq_fusion(eml_pass_ctx *ctx)
         case EML_OP_GlobalAveragePool: st = try_pool(&f, i); break;
         case EML_OP_QuantizeLinear: st = try_cancel(&f, i); break;
         case EML_OP_QLinearConv: st = try_qlinear_conv(&f, i); break;
+        case EML_OP_Gemm: st = try_gemm(&f, i); break;
+        case EML_OP_Flatten: st = try_flatten(&f, i); break;
         default: break;
         }
     }

@@ -238,7 +238,7 @@ void eml__graph_remove_nodes(eml_graph *g, const uint8_t *dead)
 void eml__value_set_const(eml_graph *g, int32_t v, const eml_tensor *t)
 {
     eml_value *val = &g->values[v];
-    eml__free(g->env, val->data);
+    eml__value_free_data(g->env, val);
     for (int d = 0; d < EML_MAX_RANK; d++) {
         eml__free(g->env, val->dim_names[d]);
         val->dim_names[d] = NULL;
@@ -257,8 +257,7 @@ void eml__value_drop_const(eml_graph *g, int32_t v)
 {
     eml_value *val = &g->values[v];
     val->flags &= ~(uint32_t)EML_VALUE_INITIALIZER;
-    eml__free(g->env, val->data);
-    val->data = NULL;
+    eml__value_free_data(g->env, val);
 }
 
 eml_status eml__graph_new_value(eml_graph *g, const char *base, const char *suffix, int32_t *id)
