@@ -4,7 +4,7 @@
 #
 #   scripts/fuzz.sh TARGET [SECONDS] [libFuzzer options...]
 #
-# TARGET is npy, tensor_pb or onnx_load (tests/fuzz/fuzz_<TARGET>.c). New inputs that libFuzzer
+# TARGET is npy, tensor_pb, onnx_load, image or oip_request (tests/fuzz/fuzz_<TARGET>.c). New inputs that libFuzzer
 # finds go to build-fuzz/corpus/<TARGET>/ (the seeds in tests/fuzz/corpus/<TARGET>/ are only
 # read); crashes go to build-fuzz/artifacts/<TARGET>/. To keep a crash as a regression test, copy
 # it into tests/fuzz/corpus/<TARGET>/ once fixed. Exit status: libFuzzer's (0: nothing found).

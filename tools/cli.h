@@ -23,6 +23,8 @@ int cli_bench(int argc, char **argv);
 int cli_optimize(int argc, char **argv);
 int cli_quantize(int argc, char **argv);
 int cli_eval(int argc, char **argv);
+int cli_prune(int argc, char **argv);
+int cli_profile(int argc, char **argv);
 
 /* Prints the one `error: ...` line on stderr (newlines in the text become spaces) and returns
  * `code`. */

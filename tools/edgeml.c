@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_fleet.h"
 
 static int cli_help(int argc, char **argv);
 static int cli_version(int argc, char **argv);
@@ -126,6 +127,83 @@ static const cli_command commands[] = {
      "  --json            print one JSON object instead of text\n"
      CLI_OPTIMIZE_HELP
      "Top-5 is shown for models with more than 5 classes.\n"},
+    {"profile", cli_profile,
+     "MODEL --data FILE -o OUT.json [--limit N] [--axis A] [--bins B] [--config FILE]\n"
+     "            [--window N] [--min-samples N] [--warn PSI] [--alert PSI]\n"
+     "            [--scale S] [--mean a,b,c] [--std a,b,c] [--layout nchw|nhwc] [--json]",
+     "make the reference profile of a model's inputs that the agent checks for drift",
+     "  --data FILE       samples: .npy, IDX (.gz too), .pb or a folder of images, read and\n"
+     "                    scaled as 'edgeml eval' reads them (uint8: 1/255 unless --scale)\n"
+     "  -o, --output OUT  the config.json to write: the profile under \"drift\"\n"
+     "  --config FILE     a version config to add the profile to (its other keys are kept)\n"
+     "  --limit N         the first N samples only\n"
+     "  --axis A          channel axis (default 1: C of NCHW, features of [N,F]); -1: the\n"
+     "                    whole input as one channel\n"
+     "  --bins B          bins per channel at the data's quantiles (default 10, at most 500)\n"
+     "  --window N        samples the agent compares, newest first (default 10000)\n"
+     "  --min-samples N   samples before the agent reports a status (default 100)\n"
+     "  --warn PSI, --alert PSI   thresholds of \"warn\" and \"drift\" (default 0.1, 0.25)\n"
+     "  --json            print the profile on stdout instead of a summary\n"
+     "The data feed the model's first input. Deploy OUT.json as the version's config; the\n"
+     "agent then reports GET /v2/edgeml/models/{m}/drift (see docs/drift.md).\n"},
+    {"prune", cli_prune,
+     "MODEL -o OUT.onnx [--sparsity S] [--per-layer] [--structured] [--min-weights N]\n"
+     "            [--keep-first] [--keep-last] [--eval-data FILE --eval-labels FILE]\n"
+     "            [--eval-limit N] [--scale S] [--mean a,b,c] [--std a,b,c] [--threads N] [--json]",
+     "prune a model's Conv/Gemm/MatMul weights by magnitude and measure the result",
+     "  -o, --output OUT  the ONNX file to write\n"
+     "  --sparsity S      fraction of the weights to set to zero, in [0, 1) (default 0.5)\n"
+     "  --per-layer       every layer reaches S (default: one magnitude threshold over all\n"
+     "                    layers, S in total)\n"
+     "  --structured      zero whole output channels, those of smallest L1 norm (per layer)\n"
+     "  --min-weights N   layers with fewer weights stay dense (default 256)\n"
+     "  --keep-first, --keep-last   leave the first / last layer dense\n"
+     "  --eval-data FILE, --eval-labels FILE\n"
+     "                    measure top-1 accuracy before and after (of the written file)\n"
+     "  --eval-limit N    the first N samples only\n"
+     "  --json            print one JSON object instead of text\n"
+     "Biases are never pruned. The zeros are stored in the dense weights: the model stays\n"
+     "plain ONNX and runs as fast as before; what shrinks is its compressed size (zlib, level\n"
+     "9, of both files, printed).\n"},
+    /* the fleet manager (tools/cli_fleet*.c): `edgeml [--site NAME] [--home DIR] CMD` */
+    {"models", cli_models, "[--json]",
+     "list the site's models with the latency and accuracy last measured on a node",
+     "  --json            print one JSON object instead of a table\n"
+     "Figures come from 'edgeml --site S bench' (latency, on a node) and its --eval-data\n"
+     "(accuracy); a model never measured shows \"not measured\". See 'edgeml help fleet'.\n"},
+    {"status", cli_status, "[--json]", "show the site: its folder, models deployed, nodes online",
+     "  --json            print one JSON object instead of text\n"},
+    {"nodes", cli_nodes, "[NODE] [--json]",
+     "list the site's nodes, or show one node's status",
+     "  NODE              show this node: device, CPU, memory, temperature and power (or\n"
+     "                    \"unavailable\"), its models and versions, when it was last seen\n"
+     "  --json            print one JSON object instead of text\n"},
+    {"infer", cli_infer, "MODEL FILE... [--node NODE] [--top K] [--json]",
+     "run a model of the site on a node and print its outputs and the node's inference time",
+     "  FILE              one per model input, in the model's order: .pb, .npy or an image\n"
+     "  --node NODE       the node (default: local)\n"
+     "  --top K           classes shown per row of [N, C] outputs (default 5)\n"
+     "  --json            print one JSON object (outputs in full) instead of text\n"},
+    {"deploy", cli_deploy,
+     "FILE --model ID [--name NAME] [--type TYPE] [--input-shape DIMS]\n"
+     "            [--output-shape DIMS] [--node NODE] [--json]",
+     "register a model file as a version of a site model and deploy it to a node",
+     "  --model ID        the model's id in the site (created on first deploy)\n"
+     "  --name, --type    a human name and a kind (\"classification\"), kept in the site\n"
+     "  --input-shape, --output-shape DIMS\n"
+     "                    expected shapes of the first input/output (1x1x28x28; -1: any),\n"
+     "                    checked against the file before anything is deployed\n"
+     "  --node NODE       the node (default: local)\n"
+     "  --json            print one JSON object instead of text\n"
+     "The node verifies the SHA-256, compiles and health-checks the model before it serves\n"
+     "it; on failure the previous version keeps serving. Every deploy is recorded.\n"},
+    {"rollback", cli_rollback, "MODEL [--version N] [--node NODE] [--json]",
+     "switch a node back to the version of a model that served before",
+     "  --version N       a kept node version instead of the previous one\n"
+     "  --node NODE       the node (default: local)\n"
+     "  --json            print one JSON object instead of text\n"},
+    {"fleet", cli_fleet_help, "",
+     "the site options, and the site forms of bench, quantize and prune", CLI_FLEET_HELP},
     {"help", cli_help, "[COMMAND]", "show this help, or a command's", ""},
     {"version", cli_version, "", "print the version", ""},
 };
@@ -184,6 +262,10 @@ int main(int argc, char **argv)
         print_usage(stderr);
         return CLI_USAGE;
     }
+    /* edgeml [--site NAME] [--home DIR] COMMAND: the fleet's options (tools/cli_fleet.c) */
+    int fleet = cli_fleet_globals(&argc, &argv);
+    if (fleet < 0)
+        return CLI_USAGE;
     const char *name = argv[1];
     if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0)
         return cli_version(1, argv + 1);
@@ -201,7 +283,7 @@ int main(int argc, char **argv)
             print_command_help(stdout, c);
             return CLI_OK;
         }
-    int rc = c->fn(argc - 1, argv + 1);
+    int rc = cli_fleet_form(c->name, fleet, c->fn)(argc - 1, argv + 1);
     if (fflush(stdout) != 0 && rc == CLI_OK)
         return cli_error(CLI_FAIL, "cannot write the output");
     return rc;

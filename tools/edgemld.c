@@ -28,11 +28,16 @@ static const char usage[] =
     "  --max-concurrent N       requests handled at once, beyond: 503 (default 64)\n"
     "  --max-queue N            queued inference requests per model, beyond: 503 (default 64)\n"
     "  --max-batch N            dynamic batch size in rows; 1: no batching (default 8)\n"
-    "  --batch-delay-us N       longest wait for a fuller batch (default 2000)\n"
+    "  --batch-delay-us N       longest wait for a fuller batch (default 2000; 0: no wait)\n"
     "  --timeout-ms N           default inference deadline (default 30000)\n"
     "  --threads N              threads per inference (default: one per CPU)\n"
     "  --keep-versions N        versions kept per model (default 3)\n"
+    "  --map-weights 0|1        1: deploys keep a copy of each model with its weights apart,\n"
+    "                           and loads map them instead of reading them into memory\n"
+    "                           (default 1; 0 halves the disk a version takes)\n"
     "  --optimize-level N       0, 1 or 2 (default 2)\n"
+    "  --power-mode MODE        normal, low or auto (battery discharging, no mains: low);\n"
+    "                           default: the mode last set over the API, else normal\n"
     "SIGTERM or SIGINT stops the agent after the requests in flight.\n";
 
 /* Parses "512", "64K", "512M", "2G"; 0 on error. */
@@ -91,6 +96,11 @@ static int apply(eml_agent_options *o, const char *name, const char *value)
         return (o->listen = value), 1;
     if (strcmp(name, "trusted-key") == 0)
         return (o->trusted_key_hex = value), 1;
+    if (strcmp(name, "power-mode") == 0)
+        return strcmp(value, "normal") == 0 || strcmp(value, "low") == 0 ||
+                       strcmp(value, "auto") == 0
+                   ? (o->power_mode = value, 1)
+                   : 0;
     if (strcmp(name, "memory-budget") == 0)
         return parse_bytes(value, &b) ? (o->memory_budget_bytes = b, 1) : 0;
     if (strcmp(name, "max-body") == 0)
@@ -98,11 +108,13 @@ static int apply(eml_agent_options *o, const char *name, const char *value)
     if (strcmp(name, "max-model") == 0)
         return parse_bytes(value, &b) && b ? (o->max_model_bytes = b, 1) : 0;
     if (strcmp(name, "batch-delay-us") == 0)
-        return parse_u32(value, &u) ? (o->max_queue_delay_us = u, 1) : 0;
+        return parse_u32(value, &u) ? (o->max_queue_delay_us = u ? u : EML_AGENT_NO_DELAY, 1) : 0;
     if (strcmp(name, "timeout-ms") == 0)
         return parse_u32(value, &u) && u ? (o->request_timeout_ms = u, 1) : 0;
     if (strcmp(name, "optimize-level") == 0)
         return parse_u32(value, &u) && u <= 2 ? (o->optimize_level = (int)u, 1) : 0;
+    if (strcmp(name, "map-weights") == 0)
+        return parse_u32(value, &u) && u <= 1 ? (o->no_map_weights = !u, 1) : 0;
     static const struct {
         const char *name;
         size_t offset;

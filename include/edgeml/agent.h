@@ -14,6 +14,10 @@ extern "C" {
 
 typedef struct eml_agent eml_agent;
 
+/* max_queue_delay_us value for "no wait": a batch leaves as soon as a worker is free (0 in the
+ * options keeps meaning "the default", as for every other field). */
+#define EML_AGENT_NO_DELAY UINT64_MAX
+
 typedef struct eml_agent_options {
     uint32_t struct_size;          /* set by eml_agent_options_init(); fields are only appended */
     const char *repo_dir;          /* copied; the model repository (created when missing) */
@@ -25,11 +29,18 @@ typedef struct eml_agent_options {
     uint32_t max_concurrent;       /* requests handled at once; beyond: 503; 0: 64 */
     uint32_t max_queue;            /* queued requests per model; beyond: 503; 0: 64 */
     uint32_t max_batch_size;       /* default dynamic batch (rows); 0: 8; 1: no batching */
-    uint64_t max_queue_delay_us;   /* default wait for a fuller batch; 0: 2000 */
+    uint64_t max_queue_delay_us;   /* default wait for a fuller batch; 0: 2000;
+                                      EML_AGENT_NO_DELAY: none (dispatch at once) */
     uint64_t request_timeout_ms;   /* default deadline of an inference request; 0: 30000 */
     uint32_t n_threads;            /* intra-op threads per inference; 0: one per CPU */
     uint32_t keep_versions;        /* versions kept per model; 0: 3 */
     int optimize_level;            /* graph optimization before compile; default 2 */
+    const char *power_mode;        /* read at create: "normal", "low" or "auto" (low when a
+                                      battery discharges with no mains online); NULL: the mode
+                                      last set by node.power_mode, else normal */
+    int no_map_weights;            /* 1: models load into the heap from model.onnx; 0 (default):
+                                      deploys keep a mapped-weights copy and loads map it
+                                      (eml_repo_options.map_weights) */
 } eml_agent_options;
 
 EML_API void eml_agent_options_init(eml_agent_options *opts);
@@ -49,8 +60,10 @@ EML_API uint16_t eml_agent_port(const eml_agent *agent);
  * out (malloc'd, NUL-terminated; the caller frees it), with the HTTP status code the reply
  * maps to in *http_status. Ops: health.live, health.ready, model.metadata, model.ready,
  * model.infer, repository.index, model.load, model.unload, model.deploy, model.rollback,
- * model.versions, node.status, metrics. Thread-safe. Returns EML_OK when a reply was made
- * (errors included, as {"error": ...}), EML_ENOMEM otherwise. */
+ * model.versions, node.status, metrics; model.ab.{start,status,promote,stop},
+ * model.variants.{set,get,clear}, node.power_mode (docs/ab-and-variants.md). Thread-safe.
+ * Returns EML_OK when a reply was made (errors included, as {"error": ...}), EML_ENOMEM
+ * otherwise. */
 EML_API eml_status eml_agent_command(eml_agent *agent, const char *json, size_t json_bytes,
                                      char **reply, int *http_status);
 

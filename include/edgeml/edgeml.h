@@ -10,7 +10,9 @@
 #include "edgeml/io.h"
 #include "edgeml/optimize.h"
 #include "edgeml/serve.h"
+#include "edgeml/drift.h"
 #include "edgeml/agent.h"
+#include "edgeml/manager.h"
 
 #define EML_VERSION_STRING "0.1.0"
 

@@ -120,6 +120,77 @@ EML_API void eml_quantize_report_deinit(eml_quantize_report *report);
 EML_API eml_status eml_quantize(eml_graph *graph, const eml_quantize_options *opts,
                                 eml_quantize_report *report, eml_diag *diag);
 
+/* ---- pruning ---- */
+
+typedef enum eml_prune_method {
+    EML_PRUNE_UNSTRUCTURED = 0, /* the smallest |w| of the layers' weights become 0 */
+    EML_PRUNE_CHANNELS = 1      /* whole output channels with the smallest L1 norm become 0 */
+} eml_prune_method;
+
+typedef enum eml_prune_scope {
+    EML_PRUNE_GLOBAL = 0,   /* one |w| threshold over all pruned layers: the target is met in
+                               total, layers with many small weights lose more */
+    EML_PRUNE_PER_LAYER = 1 /* each pruned layer reaches the target by itself */
+} eml_prune_scope;
+
+typedef struct eml_prune_options {
+    uint32_t struct_size;    /* set by eml_prune_options_init(); fields are only appended */
+    float sparsity;          /* fraction of zeros to reach in [0, 1); default 0.5 */
+    eml_prune_method method; /* default UNSTRUCTURED */
+    eml_prune_scope scope;   /* default GLOBAL; CHANNELS always works per layer */
+    uint64_t min_weights;    /* layers whose weight has fewer elements stay dense; default 256 */
+    int keep_first;          /* 1: the first layer (in node order) stays dense */
+    int keep_last;           /* 1: the last layer stays dense */
+} eml_prune_options;
+
+EML_API void eml_prune_options_init(eml_prune_options *opts);
+
+/* One layer (Conv, Gemm, MatMul with a constant float32 weight). Strings are copies. */
+typedef struct eml_prune_layer {
+    char node[128];
+    char op[32];
+    char weight[128];       /* the weight initializer's name */
+    uint64_t weight_count;  /* elements of the weight */
+    uint64_t zeros_before;  /* zeros it had already */
+    uint64_t zeros_after;
+    double sparsity;        /* zeros_after / weight_count */
+    const char *skipped;    /* static: NULL when pruned, else why not ("smaller than
+                               min_weights", "first layer", "last layer", "weight shared with
+                               an earlier layer", CHANNELS: "output layer: ...") */
+    uint32_t channels;         /* CHANNELS: output channels of the weight; else 0 */
+    uint32_t channels_pruned;  /* CHANNELS: those zeroed */
+} eml_prune_layer;
+
+typedef struct eml_prune_report {
+    eml_env *env;                /* of the graph; used by eml_prune_report_deinit */
+    size_t layer_count;
+    eml_prune_layer *layers;     /* owned: free with eml_prune_report_deinit */
+    uint64_t pruned_weight_count; /* elements of the weights of the pruned layers */
+    uint64_t pruned_zeros;        /* zeros among them after pruning */
+    double sparsity;              /* pruned_zeros / pruned_weight_count */
+    uint64_t param_count;         /* elements of every float32 initializer, biases included */
+    uint64_t param_zeros;         /* zeros among them after pruning */
+} eml_prune_report;
+
+/* NULL or a zeroed report is a no-op. */
+EML_API void eml_prune_report_deinit(eml_prune_report *report);
+
+/* Magnitude pruning, in place: sets to zero the weights of Conv, Gemm and MatMul layers whose
+ * weight (input 1) is a constant float32 initializer. UNSTRUCTURED zeroes the elements of
+ * smallest magnitude, exactly round(sparsity * count) of them (ties broken by position), over
+ * all pruned layers together (GLOBAL) or in each (PER_LAYER); weights already zero count. CHANNELS
+ * zeroes the round(sparsity * C) output channels of smallest L1 norm in each layer (axis 0 for
+ * Conv and Gemm with transB, 1 for MatMul and Gemm), except in output layers (those no other
+ * layer reads from: their channels are the model's outputs, class scores). Biases and all other tensors are never
+ * touched, and no shape changes: the model stays a dense ONNX model that any runtime runs; its
+ * zeros make the file compress, dense kernels do not get faster.
+ * report: may be NULL; else filled (deinit it even on failure).
+ * Returns EML_OK; EML_EINVAL (bad options; a graph with no layer to prune after the
+ * exclusions); EML_ENOMEM. On failure no weight has been changed. Not thread-safe for one
+ * graph. */
+EML_API eml_status eml_prune(eml_graph *graph, const eml_prune_options *opts,
+                             eml_prune_report *report, eml_diag *diag);
+
 #ifdef __cplusplus
 }
 #endif

@@ -7,6 +7,7 @@
 
 #include "agent/agent.h"
 #include "core/core.h"
+#include "serve/repository.h"
 
 void eml_agent_options_init(eml_agent_options *opts)
 {
@@ -64,14 +65,13 @@ static void read_batching(eml_agent *a, const char *name, uint32_t version, eml_
     char path[4096];
     if (eml_repo_path(a->repo, name, version, EML_REPO_FILE_CONFIG, path, sizeof(path), NULL))
         return;
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    /* the whole config: a drift profile of many channels makes it large */
+    void *text = NULL;
+    size_t n = 0;
+    if (eml__fs_read_file(a->env, path, 64u << 20, &text, &n, NULL) != EML_OK)
         return;
-    char buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    cJSON *cfg = cJSON_Parse(buf);
+    cJSON *cfg = cJSON_ParseWithLength(text, n);
+    eml__free(a->env, text);
     const cJSON *bt = cJSON_GetObjectItemCaseSensitive(cfg, "batching");
     const cJSON *v;
     if ((v = cJSON_GetObjectItemCaseSensitive(bt, "max_batch_size")) && cJSON_IsNumber(v) &&
@@ -165,6 +165,8 @@ eml_status eml_agent_create(const eml_agent_options *opts, eml_agent **out, eml_
         o->max_batch_size = 8;
     if (!o->max_queue_delay_us)
         o->max_queue_delay_us = 2000;
+    else if (o->max_queue_delay_us == EML_AGENT_NO_DELAY)
+        o->max_queue_delay_us = 0; /* from here on 0 is a real zero: the batcher's meaning */
     if (!o->request_timeout_ms)
         o->request_timeout_ms = 30000;
     eml_status st = EML_ENOMEM;
@@ -196,6 +198,7 @@ eml_status eml_agent_create(const eml_agent_options *opts, eml_agent **out, eml_
     ro.keep_versions = o->keep_versions;
     ro.trusted_key_hex = o->trusted_key_hex;
     ro.optimize_level = o->optimize_level;
+    ro.map_weights = !o->no_map_weights;
     ro.n_threads = o->n_threads;
     ro.user = a;
     ro.on_compiled = on_compiled;
@@ -215,6 +218,9 @@ eml_status eml_agent_create(const eml_agent_options *opts, eml_agent **out, eml_
     co.user = a;
     co.live_bytes = live_bytes;
     EML_TRY(eml__cache_create(&co, &a->cache));
+    EML_TRY(eml__route_init(a, o->power_mode, diag));
+    EML_TRY(eml__drift_init(a));
+    o->power_mode = NULL; /* parsed; the caller's string is not kept */
 
     if (o->listen)
         EML_TRY(eml__http_start(a, o->listen, &a->http, diag));
@@ -232,6 +238,8 @@ void eml_agent_destroy(eml_agent *a)
     if (!a)
         return;
     eml__http_stop(a->http);
+    eml__route_deinit(a);
+    eml__drift_deinit(a);
     eml__cache_destroy(a->cache);
     eml_repo_destroy(a->repo);
     eml__metrics_destroy(a->metrics);

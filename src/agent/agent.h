@@ -13,6 +13,8 @@
 #include "edgeml/serve.h"
 #include "serve/cache.h"
 #include "serve/metrics.h"
+#include "serve/adapt.h"
+#include "serve/router.h"
 
 /* Transport conditions the HTTP front meets (agent-internal statuses, beside batcher.h's). */
 #define EML__ETOOLARGE ((eml_status)-104)
@@ -30,6 +32,8 @@ struct eml_agent {
     eml__metrics *metrics;
     eml__cache *cache;
     eml__http *http;
+    struct eml__route_state *route; /* A/B tests, variants, power mode (route_state.c) */
+    struct eml__drift_set *drift;   /* input drift monitors per model version (handler_drift.c) */
 };
 
 /* A command for the handler: the JSON (borrowed), and raw bytes beside it (borrowed): the binary
@@ -66,10 +70,60 @@ void eml__op_infer(eml_agent *a, const eml__request *req, eml__reply *reply);
 void eml__op_deploy(eml_agent *a, const eml__request *req, eml__reply *reply);
 void eml__op_rollback(eml_agent *a, const eml__request *req, eml__reply *reply);
 void eml__op_versions(eml_agent *a, const eml__request *req, eml__reply *reply);
+/* Benchmarks a model on this node (handler_bench.c; the reply's shape is documented there). */
+void eml__op_bench(eml_agent *a, const eml__request *req, eml__reply *reply);
 /* Downloads a URL (http, https, file) into malloc'd memory, refusing more than max_bytes
  * (EML_ELIMIT). Returns EML_OK, EML_EINVAL (bad URL), EML_EIO, EML_ELIMIT, EML_ENOMEM. */
 eml_status eml__fetch_url(const char *url, uint64_t max_bytes, uint8_t **data, size_t *n_bytes,
                           eml_diag *diag);
+
+/* ---- A/B tests, model variants, power mode (route_state.c, route_infer.c, handler_route.c) */
+typedef struct eml__route_state eml__route_state;
+/* How one inference request was routed (on the caller's stack; nothing to free). */
+typedef struct eml__route {
+    int kind;              /* 0: not routed, 1: an A/B arm, 2: a variant */
+    int recorded;
+    const char *requested; /* the model the request named (borrowed from the command) */
+    uint64_t start_ns;
+    eml__ab_pick ab;
+    eml__adapt_choice variant;
+} eml__route;
+/* Creates the state and brings back the tests and sets kept in the repository folder.
+ * power_mode: "normal", "low", "auto" or NULL (the kept mode, else normal). Returns EML_OK,
+ * EML_EINVAL (power_mode), EML_ENOMEM. */
+eml_status eml__route_init(eml_agent *a, const char *power_mode, eml_diag *diag);
+void eml__route_deinit(eml_agent *a);
+/* The ops model.ab.{start,status,promote,stop}, model.variants.{set,get,clear},
+ * node.power_mode. */
+void eml__op_route(eml_agent *a, const char *op, const eml__request *req, eml__reply *reply);
+/* The op of an HTTP route under /v2/edgeml/ (as http.c's route()), or NULL when none. */
+const char *eml__route_http(const char *method, int n, char **seg, const char **model,
+                            int *method_ok);
+/* Before an inference whose request names no version: the A/B arm or variant to run, written
+ * into *model and *version (left alone when the model is neither tested nor has variants). */
+void eml__route_choose(eml_agent *a, const cJSON *request, const char **model, int64_t *version,
+                       eml__route *rt);
+/* After it: counts the outcome (latency, status; for an A/B arm the first output's top-1
+ * confidence and, when shadowed, agreement with the control, run here on the same inputs). */
+void eml__route_record(eml_agent *a, eml__route *rt, eml_status st, const eml_tensor *inputs,
+                       size_t n_inputs, const eml_tensor *outputs, size_t n_outputs);
+/* Names the requested model in the response and adds the arm or variant to its parameters. */
+void eml__route_reply(const eml__route *rt, cJSON *response);
+
+/* ---- input drift (handler_drift.c) ---- */
+typedef struct eml__drift_set eml__drift_set;
+/* Returns EML_OK or EML_ENOMEM. */
+eml_status eml__drift_init(eml_agent *a);
+void eml__drift_deinit(eml_agent *a);
+/* Counts a request's inputs (graph order, as read for graph g) into the monitor of that model
+ * version, made from its config's "drift" profile on first use; nothing without a profile. */
+void eml__drift_on_infer(eml_agent *a, const char *model, int64_t version, const eml_graph *g,
+                         const eml_tensor *inputs, size_t n_inputs);
+/* The ops model.drift and model.drift.reset. */
+void eml__op_drift(eml_agent *a, const char *op, const eml__request *req, eml__reply *reply);
+/* Adds {"model", "version", "status", "max_psi"} to arr for each monitored version in status
+ * "warn" or "drift" (node status). */
+void eml__drift_list_alerts(eml_agent *a, cJSON *arr);
 
 /* ---- OIP codec (oip.c) ---- */
 /* Reads the "inputs" of an OIP infer request into one tensor per graph input (graph order), data

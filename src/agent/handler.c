@@ -257,6 +257,7 @@ static void op_node_status(eml_agent *a, eml__reply *r)
         cJSON_AddNumberToObject(c, "misses", (double)cs.misses);
         cJSON_AddNumberToObject(c, "evictions", (double)cs.evictions);
     }
+    eml__drift_list_alerts(a, cJSON_AddArrayToObject(o, "drift")); /* versions in warn/drift */
     cJSON_AddStringToObject(o, "edgeml_version", EML_VERSION_STRING);
     reply_json(r, o);
 }
@@ -299,6 +300,13 @@ void eml__agent_handle(eml_agent *a, const eml__request *req, eml__reply *r)
         eml__op_rollback(a, req, r);
     } else if (strcmp(name, "model.versions") == 0) {
         eml__op_versions(a, req, r);
+    } else if (strcmp(name, "model.bench") == 0) {
+        eml__op_bench(a, req, r);
+    } else if (strncmp(name, "model.ab.", 9) == 0 || strncmp(name, "model.variants.", 15) == 0 ||
+               strcmp(name, "node.power_mode") == 0) {
+        eml__op_route(a, name, req, r);
+    } else if (strcmp(name, "model.drift") == 0 || strcmp(name, "model.drift.reset") == 0) {
+        eml__op_drift(a, name, req, r);
     } else if (strcmp(name, "node.status") == 0) {
         op_node_status(a, r);
     } else if (strcmp(name, "metrics") == 0) {

@@ -112,12 +112,17 @@ void eml__op_infer(eml_agent *a, const eml__request *req, eml__reply *r)
     size_t n_in = 0, n_out = 0;
     eml_tensor *outputs = NULL;
     cJSON *resp = NULL;
+    eml__route rt = {0};
     const cJSON *request = cJSON_GetObjectItemCaseSensitive(req->cmd, "request");
     eml_status st = eml__cmd_model(req->cmd, &model, &version, &d);
     if (st == EML_OK && !cJSON_IsObject(request))
         st = eml__diag(&d, EML_EINVAL, "the infer command needs a \"request\" object");
-    if (st == EML_OK)
+    if (st == EML_OK) {
+        eml__route_choose(a, request, &model, &version, &rt); /* an A/B arm or a variant */
         st = eml__cache_acquire(a->cache, model, version, &s, &d);
+        if (st != EML_OK)
+            eml__route_record(a, &rt, st, NULL, 0, NULL, 0);
+    }
     if (st != EML_OK)
         goto fail;
     const eml_graph *g = eml__served_graph(s);
@@ -128,8 +133,12 @@ void eml__op_infer(eml_agent *a, const eml__request *req, eml__reply *r)
         goto fail;
     }
     EML_TRY(eml__oip_read_inputs(request, g, req->binary, req->binary_bytes, in, &d));
-    EML_TRY(eml__batcher_infer(eml__served_batcher(s), in, n_in, deadline_of(a, request),
-                               &outputs, &n_out, &d));
+    eml__drift_on_infer(a, model, eml__served_version(s), g, in, n_in); /* input drift */
+    st = eml__batcher_infer(eml__served_batcher(s), in, n_in, deadline_of(a, request), &outputs,
+                            &n_out, &d);
+    eml__route_record(a, &rt, st, in, n_in, outputs, n_out);
+    if (st != EML_OK)
+        goto fail;
     resp = cJSON_CreateObject();
     if (!resp) {
         st = EML_ENOMEM;
@@ -139,6 +148,7 @@ void eml__op_infer(eml_agent *a, const eml__request *req, eml__reply *r)
     snprintf(vs, sizeof(vs), "%lld", (long long)eml__served_version(s));
     cJSON_AddStringToObject(resp, "model_name", model);
     cJSON_AddStringToObject(resp, "model_version", vs);
+    eml__route_reply(&rt, resp);
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(request, "id");
     if (cJSON_IsString(id))
         cJSON_AddStringToObject(resp, "id", id->valuestring);

@@ -165,6 +165,9 @@ static const char *route(const char *method, int n, char **seg, const char **mod
         return NULL;
     }
     if (is(seg[1], "edgeml")) {
+        const char *route_op = eml__route_http(method, n, seg, model, method_ok);
+        if (route_op)
+            return route_op;
         if (n == 3 && (is(seg[2], "node") || is(seg[2], "status")))
             return (*method_ok = get) ? "node.status" : "";
         if (n == 3 && is(seg[2], "command"))
@@ -179,6 +182,19 @@ static const char *route(const char *method, int n, char **seg, const char **mod
                 return (*method_ok = post) ? "model.deploy" : "";
             if (is(seg[4], "rollback"))
                 return (*method_ok = post) ? "model.rollback" : "";
+            if (is(seg[4], "bench"))
+                return (*method_ok = post) ? "model.bench" : "";
+            if (is(seg[4], "drift"))
+                return (*method_ok = get) ? "model.drift" : "";
+        }
+        if (n == 6 && is(seg[2], "models") && is(seg[4], "drift") && is(seg[5], "reset")) {
+            *model = seg[3];
+            return (*method_ok = post) ? "model.drift.reset" : "";
+        }
+        if (n == 7 && is(seg[2], "models") && is(seg[4], "versions") && is(seg[6], "bench")) {
+            *model = seg[3];
+            *version = seg[5];
+            return (*method_ok = post) ? "model.bench" : "";
         }
     }
     return NULL;

@@ -353,7 +353,14 @@ eml_status eml__batcher_create(const eml_graph *graph, const eml_plan *plan,
     b->metrics = metrics;
     snprintf(b->label, sizeof(b->label), "%s", label ? label : "");
     pthread_mutex_init(&b->lock, NULL);
-    pthread_cond_init(&b->work, NULL);
+    /* take_batch waits on `work` until a CLOCK_MONOTONIC deadline: the condition must use that
+     * clock (the default, CLOCK_REALTIME, reads the deadline as long past, and the worker then
+     * spins through the batch delay instead of sleeping). */
+    pthread_condattr_t monotonic;
+    pthread_condattr_init(&monotonic);
+    pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->work, &monotonic);
+    pthread_condattr_destroy(&monotonic);
     pthread_cond_init(&b->done, NULL);
     eml_status st = EML_OK;
     b->workers = calloc(b->o.n_workers, sizeof(worker));

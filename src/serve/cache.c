@@ -411,3 +411,8 @@ eml__batcher *eml__served_batcher(eml__served *s)
 {
     return s->batcher;
 }
+
+const eml_plan *eml__served_plan(const eml__served *s)
+{
+    return s->plan;
+}

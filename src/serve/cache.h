@@ -85,5 +85,7 @@ const char *eml__served_name(const eml__served *s);
 int64_t eml__served_version(const eml__served *s);
 const eml_graph *eml__served_graph(const eml__served *s);
 eml__batcher *eml__served_batcher(eml__served *s);
+/* The compiled plan the model's batcher runs (shareable: a bench opens its own session on it). */
+const eml_plan *eml__served_plan(const eml__served *s);
 
 #endif

@@ -30,7 +30,19 @@ typedef struct eml__metrics eml__metrics;
     X(BATCH_SIZE, "edgeml_batch_size", "histogram", "Requests per executed batch")                 \
     X(REQUEST_SECONDS, "edgeml_request_duration_seconds", "histogram",                             \
       "Time from queueing to reply of an inference request")                                      \
-    X(HTTP_REQUESTS, "edgeml_http_requests_total", "counter", "HTTP requests by status code")
+    X(HTTP_REQUESTS, "edgeml_http_requests_total", "counter", "HTTP requests by status code")   \
+    X(AB_REQUESTS, "edgeml_ab_requests_total", "counter", "A/B test requests by model/arm")       \
+    X(AB_ERRORS, "edgeml_ab_errors_total", "counter", "Failed A/B test requests by model/arm")    \
+    X(AB_SECONDS, "edgeml_ab_request_duration_seconds", "histogram",                             \
+      "Latency of successful A/B test requests by model/arm")                                     \
+    X(VARIANT_CHOICES, "edgeml_variant_choices_total", "counter",                                  \
+      "Variant chosen by the adaptive policy, by model/variant")                                  \
+    X(VARIANT_REASONS, "edgeml_variant_choice_reasons_total", "counter",                           \
+      "Why the adaptive policy chose, by model/reason (preferred, slo, queue, power)")            \
+    X(DRIFT_PSI, "edgeml_drift_psi", "gauge",                                                      \
+      "Largest population stability index of a model's inputs against its reference profile")     \
+    X(DRIFT_SAMPLES, "edgeml_drift_samples_total", "counter",                                      \
+      "Input samples counted against a model's reference profile")
 
 typedef enum eml__metric_id {
 #define EML__METRIC_ENUM(id, name, type, help) EML_METRIC_##id,

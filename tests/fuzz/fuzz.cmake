@@ -5,6 +5,7 @@
 #   undefined); the library is then instrumented for coverage and the sanitizers as well, and every
 #   program linking it gets the sanitizer runtimes. scripts/fuzz.sh drives it.
 set(EML_FUZZ_TARGETS npy tensor_pb onnx_load image)
+list(APPEND EML_FUZZ_TARGETS oip_request)
 set(EML_FUZZ_DIR ${CMAKE_SOURCE_DIR}/tests/fuzz)
 
 set(EML_LIBFUZZER OFF)

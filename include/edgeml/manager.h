@@ -1,0 +1,313 @@
+/* The fleet manager of one edge site (the product brief's EdgeMLManager): the site's models and
+ * their measured figures, its nodes, deploys, rollbacks, inference and benchmarks on a node,
+ * quantization and pruning of the site's models. */
+#ifndef EDGEML_MANAGER_H
+#define EDGEML_MANAGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "edgeml/optimize.h"
+#include "edgeml/status.h"
+#include "edgeml/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- the site ----
+ *
+ * With no broker configured (the embedded default) a site lives in one folder:
+ *   <home>/<site>/site.db            SQLite: models, versions, nodes, deployments, measurements
+ *   <home>/<site>/artifacts/<sha256>.onnx   every model version the site knows, by content
+ *   <home>/<site>/nodes/local/repo/  the model repository of the local node
+ * and has one node, "local", that runs in this process with the same command handler as edgemld
+ * (eml_agent_command). <home> is opts->home, else $EDGEML_HOME, else $XDG_DATA_HOME/edgeml,
+ * else $HOME/.local/share/edgeml.
+ *
+ * An eml_manager is used by one thread at a time; two processes cannot open one site at once
+ * (the second gets EML_ELIMIT), since the local node's repository is locked by its process.
+ *
+ * Names (sites, model ids, node ids): 1-64 characters of [A-Za-z0-9._-], starting with a letter
+ * or digit. Versions of a model are numbered 1, 2, 3... by the site, one per distinct file
+ * (SHA-256); a node's repository numbers the versions it was given in its own order. */
+
+#define EML_MANAGER_MAX_ID 64
+
+typedef struct eml_manager eml_manager;
+
+typedef struct eml_manager_options {
+    uint32_t struct_size; /* set by eml_manager_options_init(); fields are only appended */
+    const char *home;     /* copied; the folder holding sites; NULL: as above */
+    const char *broker;   /* copied; NULL: the embedded default. "mqtt://host:port" is refused
+                             with EML_EUNSUPPORTED until the MQTT transport exists */
+    int create;           /* 1 (default): create the site when missing; 0: EML_ENOTFOUND */
+    uint32_t n_threads;   /* threads of each inference on the local node; 0: one per CPU */
+} eml_manager_options;
+
+EML_API void eml_manager_options_init(eml_manager_options *opts);
+
+/* Opens (or creates) the site: its folder, its database (created, or checked: a file that is
+ * not a site database or comes from a newer edgeml is refused) and its local node.
+ * site, opts: copied; opts NULL = defaults. *out: taken, close it with eml_manager_close.
+ * Returns EML_OK; EML_EINVAL (bad site name or options); EML_ENOTFOUND (no such site and
+ * opts->create is 0); EML_ECORRUPT (site.db is not a site database); EML_EUNSUPPORTED (a
+ * database of a newer schema, a broker URL); EML_ELIMIT (the site is open in another process);
+ * EML_EIO; EML_ENOMEM. diag says which file and why. */
+EML_API eml_status eml_manager_open(const char *site, const eml_manager_options *opts,
+                                    eml_manager **out, eml_diag *diag);
+/* Stops the local node (commands in flight finish) and closes the database. NULL is a no-op. */
+EML_API void eml_manager_close(eml_manager *m);
+
+/* The site's folder; valid until eml_manager_close. */
+EML_API const char *eml_manager_site_dir(const eml_manager *m);
+
+/* ---- models ---- */
+
+/* A measurement as recorded: has is 0 when never measured ("not measured"). */
+typedef struct eml_measured {
+    int has;
+    double value;
+    uint32_t version;                  /* the model version measured */
+    char node[EML_MANAGER_MAX_ID + 1]; /* where */
+    int64_t measured_unix;             /* when (seconds) */
+} eml_measured;
+
+typedef struct eml_model_info {
+    char id[EML_MANAGER_MAX_ID + 1];
+    char name[128]; /* human name */
+    char type[64];  /* "classification", ... as given at deploy ("" when not) */
+    char parent[EML_MANAGER_MAX_ID + 1]; /* the model it was made from by quantize/prune, or "" */
+    char derivation[64];                 /* "int8", "fp16", "pruned 50%", ... or "" */
+    uint32_t latest_version;
+    uint64_t model_bytes;       /* of the latest version */
+    char sha256[65];            /* of the latest version, hex */
+    uint32_t nodes_serving;     /* nodes whose last deploy/rollback of the model succeeded */
+    eml_measured latency_ms;    /* median latency of the last benchmark (batch as run) */
+    eml_measured accuracy_pct;  /* top-1 % of the last accuracy evaluation */
+    char accuracy_dataset[128]; /* what it was measured on */
+} eml_model_info;
+
+/* Every model of the site, ordered by id, with the figures last measured (model.bench for
+ * latency, eml_manager_evaluate for accuracy) — never estimated. *out: taken, free it with
+ * eml_manager_free (NULL when none). Returns EML_OK, EML_EIO, EML_ENOMEM. */
+EML_API eml_status eml_manager_models(eml_manager *m, eml_model_info **out, size_t *count,
+                                      eml_diag *diag);
+/* One model. Returns EML_OK, EML_ENOTFOUND ("model 'x' is not in site 'y'"), EML_EIO. */
+EML_API eml_status eml_manager_model(eml_manager *m, const char *model, eml_model_info *out,
+                                     eml_diag *diag);
+
+/* Frees an array the manager returned. NULL is a no-op. */
+EML_API void eml_manager_free(void *array);
+
+/* ---- site status ---- */
+
+typedef struct eml_site_status {
+    char site[EML_MANAGER_MAX_ID + 1];
+    char transport[16];       /* "local" (embedded default) */
+    uint32_t models_total;    /* models the site knows */
+    uint32_t models_deployed; /* of them, served by at least one node */
+    uint32_t deployments;     /* (node, model) pairs serving */
+    uint32_t nodes_total, nodes_online;
+} eml_site_status;
+
+/* Counts from the database; a node is online when its transport reaches it now.
+ * Returns EML_OK, EML_EIO. */
+EML_API eml_status eml_manager_status(eml_manager *m, eml_site_status *out, eml_diag *diag);
+
+/* ---- nodes ---- */
+
+typedef struct eml_node_model {
+    char model[EML_MANAGER_MAX_ID + 1];
+    uint32_t version;      /* the node's serving version */
+    uint32_t site_version; /* the site's version it corresponds to; 0 when unknown */
+    int loaded;            /* in the node's memory now */
+} eml_node_model;
+
+typedef struct eml_node_info {
+    char id[EML_MANAGER_MAX_ID + 1];
+    char transport[16];     /* "local", "mqtt" */
+    int online;             /* reached now; when 0 the other fields are the last ones seen */
+    int64_t last_seen_unix; /* 0: never */
+    char hostname[128];
+    char device_type[64]; /* "x86_64-cpu", ... */
+    char cpu_model[128];  /* "" when unknown */
+    uint32_t cpu_count;
+    int has_memory;
+    uint64_t memory_total_bytes, memory_available_bytes;
+    int has_temperature;
+    double temperature_c;
+    int has_power; /* 0: the node has no power sensor ("unavailable") */
+    double power_w;
+    size_t model_count;     /* models served (online nodes: as the node says) */
+    eml_node_model *models; /* owned: eml_node_info_deinit */
+} eml_node_info;
+
+EML_API void eml_node_info_deinit(eml_node_info *info);
+
+/* The status of one node, asked of the node when online (and recorded), else the last recorded.
+ * out: deinit it even on failure. Returns EML_OK, EML_ENOTFOUND ("node 'x' is not in site
+ * 'y'"), EML_EIO, EML_ENOMEM. */
+EML_API eml_status eml_manager_node_status(eml_manager *m, const char *node, eml_node_info *out,
+                                           eml_diag *diag);
+/* Every node, ordered by id, each as eml_manager_node_status gives it. *out: taken; free each
+ * with eml_node_info_deinit, then the array with eml_manager_free. */
+EML_API eml_status eml_manager_nodes(eml_manager *m, eml_node_info **out, size_t *count,
+                                     eml_diag *diag);
+/* Records a node reached through another transport ("mqtt"). It is offline until that
+ * transport is configured; commands to it fail with EML_EIO ("node 'x' is offline").
+ * Returns EML_OK, EML_EINVAL (bad id, unknown transport, the id exists), EML_EIO. */
+EML_API eml_status eml_manager_node_add(eml_manager *m, const char *node, const char *transport,
+                                        eml_diag *diag);
+
+/* ---- deploy and rollback ---- */
+
+/* What a model is, as the product brief describes it. */
+typedef struct eml_model_descriptor {
+    uint32_t struct_size; /* set by eml_model_descriptor_init(); fields are only appended */
+    const char *id;       /* the model's id in the site (a name, as above) */
+    const char *name;     /* human name; NULL: the id */
+    const char *type;     /* "classification", "detection", ...; NULL: "" */
+    const char *file;     /* the ONNX file */
+    /* Optional expected shapes of the first input and output (rank 0: not checked). A dim of
+     * -1 matches any; a dynamic dim of the model matches any value. */
+    int32_t input_rank;
+    int64_t input_shape[EML_MAX_RANK];
+    int32_t output_rank;
+    int64_t output_shape[EML_MAX_RANK];
+} eml_model_descriptor;
+
+EML_API void eml_model_descriptor_init(eml_model_descriptor *desc);
+
+typedef struct eml_deploy_result {
+    uint32_t version;      /* the site's version of the file (new, or the one it already was) */
+    uint32_t node_version; /* the node's new serving version */
+    char sha256[65];
+    uint64_t model_bytes;
+    double health_latency_ms; /* the node's health check, median */
+} eml_deploy_result;
+
+/* Registers the file as a version of desc->id (a new version when its SHA-256 is new; the
+ * model is created on first deploy) and deploys it to `node`, which verifies, compiles and
+ * health-checks it before serving it. Shapes given in desc are checked against the file first.
+ * The deployment is recorded in the site database whether it succeeds or not.
+ * desc: borrowed for the call. result: may be NULL.
+ * Returns EML_OK; EML_EINVAL (bad descriptor); EML_ENOTFOUND (no such node, no such file);
+ * EML_EIO (node offline, disk); EML_ESHAPE (desc's shapes differ from the model's); the node's
+ * deploy errors (EML_ECORRUPT, EML_ERANGE, the load/compile statuses). */
+EML_API eml_status eml_manager_deploy(eml_manager *m, const eml_model_descriptor *desc,
+                                      const char *node, eml_deploy_result *result, eml_diag *diag);
+
+/* Switches the node back to the version that served before (version 0) or to a kept node
+ * version, and records it. serving: may be NULL; receives the node's new serving version.
+ * Returns EML_OK, EML_ENOTFOUND (node, model, or no earlier version), EML_EIO (offline). */
+EML_API eml_status eml_manager_rollback(eml_manager *m, const char *node, const char *model,
+                                        uint32_t version, uint32_t *serving, eml_diag *diag);
+
+/* ---- inference ---- */
+
+typedef struct eml_named_tensor {
+    char name[128];
+    eml_tensor tensor; /* data owned by the result */
+} eml_named_tensor;
+
+typedef struct eml_infer_result {
+    char model[EML_MANAGER_MAX_ID + 1];
+    uint32_t version; /* the node's version that ran */
+    char node[EML_MANAGER_MAX_ID + 1];
+    double inference_ms; /* measured on the node: the command from request to reply */
+    size_t output_count;
+    eml_named_tensor *outputs; /* owned: eml_infer_result_deinit */
+} eml_infer_result;
+
+EML_API void eml_infer_result_deinit(eml_infer_result *result);
+
+/* Runs the serving version of `model` on `node`. inputs: borrowed, one per model input in the
+ * model's order (as the node's metadata lists them), float32/int/bool tensors with concrete
+ * shapes. result: deinit it even on failure.
+ * Returns EML_OK; EML_ENOTFOUND (node, or a model the node does not serve); EML_EIO (offline);
+ * EML_EINVAL, EML_ESHAPE, EML_ETYPE (inputs that do not fit); EML_ENOMEM; the run's status. */
+EML_API eml_status eml_manager_infer(eml_manager *m, const char *node, const char *model,
+                                     const eml_tensor *inputs, size_t input_count,
+                                     eml_infer_result *result, eml_diag *diag);
+
+/* ---- measurements ---- */
+
+typedef struct eml_bench_options {
+    uint32_t struct_size; /* set by eml_bench_options_init(); fields are only appended */
+    uint32_t runs;        /* measured runs; 0: 100 */
+    uint32_t warmup;      /* runs before measuring; 0: 10 */
+    uint32_t batch;       /* rows per run (dim 0 of the input); 0: 1 */
+} eml_bench_options;
+
+EML_API void eml_bench_options_init(eml_bench_options *opts);
+
+/* A benchmark, as the node measured it. Figures the node cannot measure have has_* = 0 and are
+ * reported as "unavailable". */
+typedef struct eml_bench_result {
+    char node[EML_MANAGER_MAX_ID + 1];
+    char model[EML_MANAGER_MAX_ID + 1];
+    uint32_t version;      /* the node's version benchmarked */
+    uint32_t site_version; /* the site's (0 when unknown) */
+    uint32_t runs, batch;
+    double throughput_ips; /* inferences (rows) per second */
+    double latency_ms_mean, latency_ms_p50, latency_ms_p90, latency_ms_p99;
+    double latency_ms_min, latency_ms_max;
+    int has_peak_memory;
+    uint64_t peak_memory_bytes;
+    int has_power;
+    double power_w; /* average draw while running */
+    int has_energy;
+    double energy_j_per_inference;
+    int64_t measured_unix;
+} eml_bench_result;
+
+/* Runs the serving version of `model` on `node` opts->runs times (the node's model.bench op)
+ * and records latency and throughput (and energy where measured) for the model list.
+ * opts: NULL = defaults. Returns EML_OK, EML_ENOTFOUND, EML_EIO (offline), EML_EUNSUPPORTED
+ * (the node has no benchmark op), the run's status. */
+EML_API eml_status eml_manager_bench(eml_manager *m, const char *node, const char *model,
+                                     const eml_bench_options *opts, eml_bench_result *result,
+                                     eml_diag *diag);
+
+/* Measures the top-1 accuracy of the model version `node` serves on labelled data
+ * (eml_eval_classifier on the node) and records it. data, labels: borrowed (as
+ * eml_eval_classifier takes them). dataset: a short name recorded with the figure
+ * ("fashion-mnist t10k"). Returns EML_OK, EML_ENOTFOUND, EML_EIO, EML_EUNSUPPORTED (the node's
+ * transport cannot evaluate), and eml_eval_classifier's statuses. */
+EML_API eml_status eml_manager_evaluate(eml_manager *m, const char *node, const char *model,
+                                        const eml_tensor *data, const eml_tensor *labels,
+                                        const char *dataset, eml_eval_result *result,
+                                        eml_diag *diag);
+
+/* ---- optimization of the site's models ---- */
+
+typedef struct eml_derive_result {
+    char id[EML_MANAGER_MAX_ID + 1];    /* the new model */
+    uint32_t version;                   /* its site version */
+    uint64_t bytes_before, bytes_after; /* file sizes */
+    char sha256[65];
+    double sparsity; /* prune: zeros among the pruned layers' weights, measured; else 0 */
+} eml_derive_result;
+
+/* Quantizes the latest version of `model` (eml_quantize with opts) into a new model `new_id`
+ * (NULL: "<model>-int8", "-int8dyn", "-fp16", "-mixed") recorded in the site with parent
+ * `model` and its precision as derivation. The new model is not deployed anywhere.
+ * Returns EML_OK, EML_ENOTFOUND (model), EML_EINVAL (new_id exists with other content, bad
+ * options), eml_quantize's statuses, EML_EIO. */
+EML_API eml_status eml_manager_quantize(eml_manager *m, const char *model, const char *new_id,
+                                        const eml_quantize_options *opts, eml_derive_result *result,
+                                        eml_diag *diag);
+
+/* Prunes the latest version of `model` (eml_prune with opts) into a new model `new_id` (NULL:
+ * "<model>-pruned<P>" with P the sparsity in percent, "-chpruned<P>" for channels) recorded in
+ * the site with parent `model` and derivation "pruned P%" ("pruned P% channels"). The new model
+ * is not deployed anywhere. Returns as eml_manager_quantize, with eml_prune's statuses. */
+EML_API eml_status eml_manager_prune(eml_manager *m, const char *model, const char *new_id,
+                                     const eml_prune_options *opts, eml_derive_result *result,
+                                     eml_diag *diag);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
