@@ -13,6 +13,7 @@ packages=(
   libmicrohttpd-dev libcjson-dev libcurl4-openssl-dev          # agent HTTP API, JSON, HTTP client
   curl                                                         # the demo talks to the agent
   libsqlite3-dev                                               # fleet manager: the site database
+  libmosquitto-dev mosquitto                                   # the fleet bus: MQTT client, broker
   wrk                                                          # bench/agent_load.sh: HTTP load
 )
 
@@ -23,7 +24,7 @@ aarch64_packages=(
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user libc6:arm64
   libprotobuf-c-dev:arm64 libpng-dev:arm64 libjpeg-dev:arm64 zlib1g-dev:arm64
   libsodium-dev:arm64 libcjson-dev:arm64 libmicrohttpd-dev:arm64 libcurl4-openssl-dev:arm64
-  libsqlite3-dev:arm64
+  libsqlite3-dev:arm64 libmosquitto-dev:arm64
 )
 if [ "${1:-}" = "--aarch64" ]; then
   packages+=("${aarch64_packages[@]}")

@@ -71,6 +71,11 @@ eml_manager *cli_fleet_open(void)
     return m;
 }
 
+int cli_fleet_broker(void)
+{
+    return g_broker && *g_broker;
+}
+
 const char *cli_fleet_time(char *buf, size_t cap, int64_t unix_s)
 {
     if (unix_s <= 0) {
@@ -273,9 +278,13 @@ int cli_status(int argc, char **argv)
     } else {
         printf("site        %s\n", s.site);
         printf("folder      %s\n", eml_manager_site_dir(m));
-        printf("transport   %s (embedded default: no broker, the local node runs in this "
-               "process)\n",
-               s.transport);
+        if (g_broker && *g_broker)
+            printf("transport   %s (broker %s; the local node runs in this process)\n", s.transport,
+                   g_broker);
+        else
+            printf("transport   %s (embedded default: no broker, the local node runs in this "
+                   "process)\n",
+                   s.transport);
         printf("models      %u known, %u deployed (%u deployment%s)\n", s.models_total,
                s.models_deployed, s.deployments, s.deployments == 1 ? "" : "s");
         printf("nodes       %u total, %u online\n", s.nodes_total, s.nodes_online);

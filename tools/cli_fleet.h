@@ -22,7 +22,8 @@ cli_command_fn cli_fleet_form(const char *name, int fleet, cli_command_fn fn);
     "  --site NAME   the site (default: $EDGEML_SITE, else 'default'); created on first use\n" \
     "  --home DIR    the folder of sites (default: $EDGEML_HOME, else\n" \
     "                $XDG_DATA_HOME/edgeml, else ~/.local/share/edgeml)\n" \
-    "  --broker URL  reach nodes through an MQTT broker (not built yet: refused)\n" \
+    "  --broker mqtt://HOST:PORT  also reach the edgemld nodes that announce themselves\n" \
+    "                on that MQTT v5 broker (docs/fleet.md, \"The fleet over MQTT\")\n" \
     "With no broker a site is a folder <home>/<site>/ holding site.db (SQLite: models,\n" \
     "versions, nodes, deployments, measurements), artifacts/<sha256>.onnx (every model\n" \
     "version) and nodes/local/repo/ (the model repository of the node 'local', which runs\n" \
@@ -62,6 +63,8 @@ int cli_fleet_help(int argc, char **argv);
 /* Opens the site the global options (or $EDGEML_SITE, else "default") name. On failure prints
  * the error and returns NULL. */
 eml_manager *cli_fleet_open(void);
+/* 1 when --broker was given: nodes other than "local" are then reached through it. */
+int cli_fleet_broker(void);
 /* "2026-11-26 13:30:05 UTC", or "never" for 0. */
 const char *cli_fleet_time(char *buf, size_t cap, int64_t unix_s);
 /* "810.3 KiB". */

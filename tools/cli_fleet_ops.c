@@ -154,8 +154,11 @@ int cli_infer(int argc, char **argv)
             }
             printf("]}\n");
         } else {
-            printf("model %s version %u on node %s: %.3f ms measured on the node\n", r.model,
-                   r.version, r.node, r.inference_ms);
+            /* An MQTT node's reply carries no time of its own: the manager's round trip. */
+            int remote = cli_fleet_broker() && strcmp(r.node, "local") != 0;
+            printf("model %s version %u on node %s: %.3f ms %s\n", r.model, r.version, r.node,
+                   r.inference_ms,
+                   remote ? "round trip through the broker" : "measured on the node");
             for (size_t o = 0; o < r.output_count; o++)
                 print_output(&r.outputs[o], top);
         }

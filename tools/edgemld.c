@@ -17,7 +17,13 @@
 static const char usage[] =
     "usage: edgemld --repo DIR [--listen HOST:PORT] [--config FILE] [options]\n"
     "  --repo DIR               the model repository (created when missing)\n"
-    "  --listen HOST:PORT       HTTP address (default 127.0.0.1:8000; port 0: any free port)\n"
+    "  --listen HOST:PORT       HTTP address (default 127.0.0.1:8000; port 0: any free port;\n"
+    "                           off: no HTTP, with --broker)\n"
+    "  --broker mqtt://HOST:PORT  also take commands over MQTT v5 (docs/mqtt.md); a broker\n"
+    "                           that is down is retried (1 s apart, growing to 30 s)\n"
+    "  --site NAME              the fleet site (topics edgeml/NAME/...), with --broker\n"
+    "  --node-id ID             this node's id at the site, with --broker\n"
+    "  --heartbeat-s N          status republished every N s (default 5)\n"
     "  --config FILE            JSON object of these options without the dashes\n"
     "                           (\"memory-budget\": \"512M\", ...); the command line wins\n"
     "  --memory-budget BYTES    memory of loaded models; least recently used are unloaded\n"
@@ -93,7 +99,13 @@ static int apply(eml_agent_options *o, const char *name, const char *value)
     if (strcmp(name, "repo") == 0)
         return (o->repo_dir = value), 1;
     if (strcmp(name, "listen") == 0)
-        return (o->listen = value), 1;
+        return (o->listen = strcmp(value, "off") == 0 ? NULL : value), 1;
+    if (strcmp(name, "broker") == 0)
+        return (o->broker = value), 1;
+    if (strcmp(name, "site") == 0)
+        return (o->site = value), 1;
+    if (strcmp(name, "node-id") == 0)
+        return (o->node_id = value), 1;
     if (strcmp(name, "trusted-key") == 0)
         return (o->trusted_key_hex = value), 1;
     if (strcmp(name, "power-mode") == 0)
@@ -124,6 +136,7 @@ static int apply(eml_agent_options *o, const char *name, const char *value)
         {"max-batch", offsetof(eml_agent_options, max_batch_size)},
         {"threads", offsetof(eml_agent_options, n_threads)},
         {"keep-versions", offsetof(eml_agent_options, keep_versions)},
+        {"heartbeat-s", offsetof(eml_agent_options, heartbeat_s)},
     };
     for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
         if (strcmp(name, counts[i].name) == 0) {
@@ -206,6 +219,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "edgemld: --repo DIR is required\n%s", usage);
         return 2;
     }
+    if (!o.listen && !o.broker) {
+        fprintf(stderr, "edgemld: --listen off needs --broker\n%s", usage);
+        return 2;
+    }
 
     /* Block the stop signals in every thread (they inherit this mask); main waits for them. */
     sigset_t stop;
@@ -224,9 +241,16 @@ int main(int argc, char **argv)
         cJSON_Delete(doc);
         return 1;
     }
-    const char *colon = strrchr(o.listen, ':');
-    printf("edgemld %s: listening on %.*s:%u, repository %s\n", EML_VERSION_STRING,
-           (int)(colon - o.listen), o.listen, eml_agent_port(agent), o.repo_dir);
+    if (o.listen) {
+        const char *colon = strrchr(o.listen, ':');
+        printf("edgemld %s: listening on %.*s:%u, repository %s\n", EML_VERSION_STRING,
+               colon ? (int)(colon - o.listen) : 0, o.listen, eml_agent_port(agent), o.repo_dir);
+    } else {
+        printf("edgemld %s: no HTTP, repository %s\n", EML_VERSION_STRING, o.repo_dir);
+    }
+    if (o.broker)
+        printf("edgemld: MQTT broker %s, topics edgeml/%s/nodes/%s/{cmd,status}\n", o.broker,
+               o.site, o.node_id);
     fflush(stdout);
     int sig = 0;
     sigwait(&stop, &sig);

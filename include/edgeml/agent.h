@@ -41,12 +41,23 @@ typedef struct eml_agent_options {
     int no_map_weights;            /* 1: models load into the heap from model.onnx; 0 (default):
                                       deploys keep a mapped-weights copy and loads map it
                                       (eml_repo_options.map_weights) */
+    /* The MQTT front (docs/mqtt.md): with broker set, the agent also takes commands from
+     * edgeml/<site>/nodes/<node_id>/cmd and publishes its retained status; listen may then be
+     * NULL (MQTT only). A broker that is down or refuses the connection does not fail
+     * eml_agent_create: the agent keeps retrying (1 s apart, growing to 30 s) and node.status says
+     * "broker": {"connected": false, "last_error": ...}. */
+    const char *broker;            /* copied; "mqtt://HOST:PORT" (port default 1883); NULL: none */
+    const char *site;              /* copied; 1-64 of [A-Za-z0-9._-]; required with broker */
+    const char *node_id;           /* copied; 1-64 of [A-Za-z0-9._-]; required with broker */
+    uint32_t heartbeat_s;          /* status republished every N s; 0: 5 */
 } eml_agent_options;
 
 EML_API void eml_agent_options_init(eml_agent_options *opts);
 
-/* Opens the repository and, when opts->listen is set, starts the HTTP server. opts: copied.
- * Returns EML_OK, EML_EINVAL (bad options, listen address), EML_EIO (repository folder, port
+/* Opens the repository and, when opts->listen is set, starts the HTTP server; when opts->broker
+ * is set, the MQTT front (connecting in the background). opts: copied.
+ * Returns EML_OK, EML_EINVAL (bad options, listen address, broker URL, site or node id),
+ * EML_EIO (repository folder, port
  * in use), EML_ELIMIT (repository open elsewhere), EML_ENOMEM; diag says why. */
 EML_API eml_status eml_agent_create(const eml_agent_options *opts, eml_agent **out,
                                     eml_diag *diag);

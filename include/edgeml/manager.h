@@ -25,6 +25,13 @@ extern "C" {
  * (eml_agent_command). <home> is opts->home, else $EDGEML_HOME, else $XDG_DATA_HOME/edgeml,
  * else $HOME/.local/share/edgeml.
  *
+ * With a broker (opts->broker "mqtt://host:port", docs/fleet.md "The fleet over MQTT") the site
+ * also has the edgemld nodes that announce themselves on edgeml/<site>/nodes/+/status: they are
+ * recorded with transport "mqtt" and reached by MQTT v5 request/response; a node is online while
+ * its last status says so and is within 3 heartbeats; the nodes fetch deployed artifacts from an
+ * HTTP server the manager runs on the address it reaches the broker from. Accuracy evaluation
+ * (eml_manager_evaluate) runs on the local node only (EML_EUNSUPPORTED for mqtt nodes).
+ *
  * An eml_manager is used by one thread at a time; two processes cannot open one site at once
  * (the second gets EML_ELIMIT), since the local node's repository is locked by its process.
  *
@@ -39,8 +46,8 @@ typedef struct eml_manager eml_manager;
 typedef struct eml_manager_options {
     uint32_t struct_size; /* set by eml_manager_options_init(); fields are only appended */
     const char *home;     /* copied; the folder holding sites; NULL: as above */
-    const char *broker;   /* copied; NULL: the embedded default. "mqtt://host:port" is refused
-                             with EML_EUNSUPPORTED until the MQTT transport exists */
+    const char *broker;   /* copied; NULL: the embedded default; "mqtt://host:port" (port
+                             default 1883): the site's MQTT nodes through that broker */
     int create;           /* 1 (default): create the site when missing; 0: EML_ENOTFOUND */
     uint32_t n_threads;   /* threads of each inference on the local node; 0: one per CPU */
 } eml_manager_options;
@@ -52,11 +59,13 @@ EML_API void eml_manager_options_init(eml_manager_options *opts);
  * site, opts: copied; opts NULL = defaults. *out: taken, close it with eml_manager_close.
  * Returns EML_OK; EML_EINVAL (bad site name or options); EML_ENOTFOUND (no such site and
  * opts->create is 0); EML_ECORRUPT (site.db is not a site database); EML_EUNSUPPORTED (a
- * database of a newer schema, a broker URL); EML_ELIMIT (the site is open in another process);
- * EML_EIO; EML_ENOMEM. diag says which file and why. */
+ * database of a newer schema); EML_ELIMIT (the site is open in another process); EML_EIO (also:
+ * the broker cannot be reached, or the artifact server cannot start); EML_ENOMEM. diag says
+ * which file or broker and why. */
 EML_API eml_status eml_manager_open(const char *site, const eml_manager_options *opts,
                                     eml_manager **out, eml_diag *diag);
-/* Stops the local node (commands in flight finish) and closes the database. NULL is a no-op. */
+/* Stops the local node (commands in flight finish), disconnects from the broker (stopping the
+ * artifact server) and closes the database. NULL is a no-op. */
 EML_API void eml_manager_close(eml_manager *m);
 
 /* The site's folder; valid until eml_manager_close. */
@@ -104,7 +113,7 @@ EML_API void eml_manager_free(void *array);
 
 typedef struct eml_site_status {
     char site[EML_MANAGER_MAX_ID + 1];
-    char transport[16];       /* "local" (embedded default) */
+    char transport[16];       /* "local" (embedded default), "mqtt" (with a broker) */
     uint32_t models_total;    /* models the site knows */
     uint32_t models_deployed; /* of them, served by at least one node */
     uint32_t deployments;     /* (node, model) pairs serving */

@@ -224,6 +224,9 @@ eml_status eml_agent_create(const eml_agent_options *opts, eml_agent **out, eml_
 
     if (o->listen)
         EML_TRY(eml__http_start(a, o->listen, &a->http, diag));
+    if (o->broker)
+        EML_TRY(eml__mqtt_start(a, &a->mqtt, diag));
+    o->broker = o->site = o->node_id = NULL; /* copied by the MQTT front */
     *out = a;
     return EML_OK;
 fail:
@@ -237,6 +240,7 @@ void eml_agent_destroy(eml_agent *a)
 {
     if (!a)
         return;
+    eml__mqtt_stop(a->mqtt); /* first: its workers run commands through the handler */
     eml__http_stop(a->http);
     eml__route_deinit(a);
     eml__drift_deinit(a);

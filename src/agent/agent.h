@@ -34,6 +34,7 @@ struct eml_agent {
     eml__http *http;
     struct eml__route_state *route; /* A/B tests, variants, power mode (route_state.c) */
     struct eml__drift_set *drift;   /* input drift monitors per model version (handler_drift.c) */
+    struct eml__mqtt *mqtt;         /* the MQTT front, NULL without a broker (mqtt.c) */
 };
 
 /* A command for the handler: the JSON (borrowed), and raw bytes beside it (borrowed): the binary
@@ -148,5 +149,17 @@ const char *eml__oip_dtype_name(eml_dtype dtype);
 eml_status eml__http_start(eml_agent *a, const char *listen, eml__http **out, eml_diag *diag);
 void eml__http_stop(eml__http *h);
 uint16_t eml__http_port(const eml__http *h);
+
+/* ---- MQTT front (mqtt.c, docs/mqtt.md) ---- */
+typedef struct eml__mqtt eml__mqtt;
+/* Checks a->o's broker, site, node_id (copied) and starts connecting in the background (the
+ * broker may be down: it keeps retrying). Returns EML_OK, EML_EINVAL (bad URL, site, node id),
+ * EML_ENOMEM, EML_EIO (the MQTT library could not start). */
+eml_status eml__mqtt_start(eml_agent *a, eml__mqtt **out, eml_diag *diag);
+/* Finishes the commands in flight, publishes the offline status, disconnects. NULL: no-op. */
+void eml__mqtt_stop(eml__mqtt *m);
+/* Adds "broker": {"url", "site", "node_id", "connected", "last_error"} to a node status;
+ * nothing when m is NULL. */
+void eml__mqtt_add_status(eml__mqtt *m, cJSON *status);
 
 #endif

@@ -259,6 +259,7 @@ static void op_node_status(eml_agent *a, eml__reply *r)
     }
     eml__drift_list_alerts(a, cJSON_AddArrayToObject(o, "drift")); /* versions in warn/drift */
     cJSON_AddStringToObject(o, "edgeml_version", EML_VERSION_STRING);
+    eml__mqtt_add_status(a->mqtt, o); /* "broker": {...} with the MQTT front */
     reply_json(r, o);
 }
 

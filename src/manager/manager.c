@@ -10,6 +10,7 @@
 
 #include "core/core.h"
 #include "manager/manager.h"
+#include "manager/mqtt_bus.h"
 #include "serve/repository.h"
 
 void eml_manager_options_init(eml_manager_options *opts)
@@ -104,11 +105,6 @@ eml_status eml_manager_open(const char *site, const eml_manager_options *opts, e
                          "bad site name '%.80s': 1-64 characters of A-Z a-z 0-9 . _ -, "
                          "starting with a letter or digit",
                          site ? site : "");
-    if (o.broker && *o.broker)
-        return eml__diag(diag, EML_EUNSUPPORTED,
-                         "broker '%.200s': the MQTT transport is not built yet; without a "
-                         "broker the site runs its local node",
-                         o.broker);
     char home[1024];
     eml_status st = resolve_home(o.home, home, sizeof(home), diag);
     if (st != EML_OK)
@@ -136,6 +132,10 @@ eml_status eml_manager_open(const char *site, const eml_manager_options *opts, e
     EML_TRY(eml__site_db_open(path, &m->db, diag));
     EML_TRY(eml__node_local_open(m->dir, EML__LOCAL_NODE, o.n_threads, &m->local, diag));
     EML_TRY(register_local(m, diag));
+    if (o.broker && *o.broker) {
+        EML_TRY(eml__mqtt_bus_open(o.broker, site, m->dir, &m->bus, diag));
+        EML_TRY(eml__manager_mqtt_sync(m, diag));
+    }
     *out = m;
     return EML_OK;
 fail:
@@ -147,6 +147,7 @@ void eml_manager_close(eml_manager *m)
 {
     if (!m)
         return;
+    eml__mqtt_bus_close(m->bus);
     if (m->local)
         m->local->transport->close(m->local);
     eml__site_db_close(m->db);
@@ -166,7 +167,9 @@ eml_status eml__manager_node(eml_manager *m, const char *id, eml__node **out, em
     if (!eml__manager_name_ok(id))
         return eml__diag(diag, EML_EINVAL, "bad node id '%.80s'", id ? id : "");
     eml__db_node n;
-    eml_status st = eml__site_db_node_get(m->db, id, &n, diag);
+    eml_status st = eml__manager_mqtt_sync(m, diag);
+    if (st == EML_OK)
+        st = eml__site_db_node_get(m->db, id, &n, diag);
     if (st == EML_ENOTFOUND)
         return eml__diag(diag, st, "node '%s' is not in site '%s' (see 'edgeml nodes')", id,
                          m->site);
@@ -176,6 +179,8 @@ eml_status eml__manager_node(eml_manager *m, const char *id, eml__node **out, em
         *out = m->local;
         return EML_OK;
     }
+    if (strcmp(n.transport, "mqtt") == 0)
+        return eml__manager_mqtt_node(m, id, out, diag);
     return eml__diag(diag, EML_EIO,
                      "node '%s' is offline: its transport '%s' is not configured (no broker)", id,
                      n.transport);
@@ -303,7 +308,9 @@ eml_status eml_manager_node_status(eml_manager *m, const char *id, eml_node_info
     if (!eml__manager_name_ok(id))
         return eml__diag(diag, EML_EINVAL, "bad node id '%.80s'", id ? id : "");
     eml__db_node row;
-    eml_status st = eml__site_db_node_get(m->db, id, &row, diag);
+    eml_status st = eml__manager_mqtt_sync(m, diag);
+    if (st == EML_OK)
+        st = eml__site_db_node_get(m->db, id, &row, diag);
     if (st == EML_ENOTFOUND)
         return eml__diag(diag, st, "node '%s' is not in site '%s' (see 'edgeml nodes')", id,
                          m->site);
@@ -314,6 +321,11 @@ eml_status eml_manager_node_status(eml_manager *m, const char *id, eml_node_info
     eml__node *node = NULL;
     if (eml__manager_node(m, id, &node, NULL) == EML_OK && node->transport->online(node)) {
         st = read_live(m, node, info, diag);
+        /* A remote node that stops answering between two heartbeats is shown as last seen. */
+        if (st == EML_EIO && strcmp(row.transport, "mqtt") == 0) {
+            eml_node_info_deinit(info);
+            goto offline;
+        }
         if (st != EML_OK)
             return st;
         info->online = 1;
@@ -332,6 +344,7 @@ eml_status eml_manager_node_status(eml_manager *m, const char *id, eml_node_info
         info->last_seen_unix = row.last_seen_unix;
         return EML_OK;
     }
+offline:
     /* Offline: the last figures recorded. */
     snprintf(info->hostname, sizeof(info->hostname), "%s", row.hostname);
     snprintf(info->device_type, sizeof(info->device_type), "%s", row.device_type);
@@ -350,7 +363,9 @@ eml_status eml_manager_nodes(eml_manager *m, eml_node_info **out, size_t *count,
     *count = 0;
     eml__db_node *rows = NULL;
     size_t n = 0;
-    eml_status st = eml__site_db_node_list(m->db, &rows, &n, diag);
+    eml_status st = eml__manager_mqtt_sync(m, diag);
+    if (st == EML_OK)
+        st = eml__site_db_node_list(m->db, &rows, &n, diag);
     if (st != EML_OK)
         return st;
     eml_node_info *infos = calloc(n ? n : 1, sizeof(*infos));
@@ -397,7 +412,7 @@ eml_status eml_manager_status(eml_manager *m, eml_site_status *out, eml_diag *di
 {
     memset(out, 0, sizeof(*out));
     snprintf(out->site, sizeof(out->site), "%s", m->site);
-    snprintf(out->transport, sizeof(out->transport), "local");
+    snprintf(out->transport, sizeof(out->transport), "%s", m->bus ? "mqtt" : "local");
     char(*ids)[EML_MANAGER_MAX_ID + 1] = NULL;
     size_t n_models = 0, n_nodes = 0;
     eml_status st = eml__site_db_model_ids(m->db, &ids, &n_models, diag);
@@ -405,6 +420,7 @@ eml_status eml_manager_status(eml_manager *m, eml_site_status *out, eml_diag *di
     if (st != EML_OK)
         return st;
     out->models_total = (uint32_t)n_models;
+    EML_TRY(eml__manager_mqtt_sync(m, diag));
     EML_TRY(eml__site_db_deployment_counts(m->db, &out->deployments, &out->models_deployed, diag));
     eml__db_node *rows = NULL;
     EML_TRY(eml__site_db_node_list(m->db, &rows, &n_nodes, diag));

@@ -23,7 +23,8 @@ struct eml_manager {
     char dir[2048]; /* <home>/<site> */
     uint32_t n_threads;
     eml__site_db *db;
-    eml__node *local; /* the in-process node */
+    eml__node *local;          /* the in-process node */
+    struct eml__mqtt_bus *bus; /* the broker connection; NULL: the embedded default */
 };
 
 /* 1 for a valid site, model or node id. */
@@ -38,6 +39,12 @@ eml_status eml__manager_node(eml_manager *m, const char *id, eml__node **out, em
  * in diag. *node_ms (may be NULL): the time the node spent. Records when the node was seen. */
 eml_status eml__manager_command(eml_manager *m, eml__node *node, cJSON *cmd, cJSON **reply,
                                 double *node_ms, eml_diag *diag);
+
+/* MQTT nodes (node_mqtt.c): records the nodes announced on the broker in the site database
+ * (no-op without a broker), and the connection to one ("node 'x' is offline" as EML_EIO when
+ * no broker, the broker unreachable, or no fresh online status). */
+eml_status eml__manager_mqtt_sync(eml_manager *m, eml_diag *diag);
+eml_status eml__manager_mqtt_node(eml_manager *m, const char *id, eml__node **out, eml_diag *diag);
 
 /* The site knows the model: EML_OK, else EML_ENOTFOUND "model 'x' is not in site 'y'". */
 eml_status eml__manager_model_known(eml_manager *m, const char *model, eml_diag *diag);

@@ -326,8 +326,11 @@ EML_TEST(site_errors_are_clear)
     o.create = 0;
     CHECK_STATUS(eml_manager_open("no-such-site", &o, &m, &d), EML_ENOTFOUND);
     o.create = 1;
-    o.broker = "mqtt://127.0.0.1:1883";
-    CHECK_STATUS(eml_manager_open(SITE, &o, &m, &d), EML_EUNSUPPORTED);
+    o.broker = "mqtt://127.0.0.1:1"; /* nothing listens there: a clear error naming it */
+    CHECK_STATUS(eml_manager_open(SITE, &o, &m, &d), EML_EIO);
+    CHECK(strstr(d.message, "cannot reach broker mqtt://127.0.0.1:1") != NULL);
+    o.broker = "http://127.0.0.1:1883";
+    CHECK_STATUS(eml_manager_open(SITE, &o, &m, &d), EML_EINVAL);
     teardown();
 }
 
