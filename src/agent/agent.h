@@ -152,6 +152,11 @@ uint16_t eml__http_port(const eml__http *h);
 
 /* ---- MQTT front (mqtt.c, docs/mqtt.md) ---- */
 typedef struct eml__mqtt eml__mqtt;
+/* "mqtt://HOST[:PORT]" (port 1883 when left out) into host (NUL-terminated, at most host_cap - 1
+ * characters) and *port; the one parser of broker URLs, the manager's too. Returns EML_OK or
+ * EML_EINVAL. */
+eml_status eml__mqtt_parse_broker(const char *url, char *host, size_t host_cap, int *port,
+                                  eml_diag *diag);
 /* Checks a->o's broker, site, node_id (copied) and starts connecting in the background (the
  * broker may be down: it keeps retrying). Returns EML_OK, EML_EINVAL (bad URL, site, node id),
  * EML_ENOMEM, EML_EIO (the MQTT library could not start). */

@@ -75,7 +75,8 @@ static int valid_id(const char *s)
 }
 
 /* "mqtt://HOST[:PORT]" → host (malloc'd) and port (default 1883). */
-static eml_status parse_url(const char *url, char **host, int *port, eml_diag *diag)
+eml_status eml__mqtt_parse_broker(const char *url, char *host, size_t host_cap, int *port,
+                                  eml_diag *diag)
 {
     const char *p = url && strncmp(url, "mqtt://", 7) == 0 ? url + 7 : NULL;
     if (!p)
@@ -92,10 +93,12 @@ static eml_status parse_url(const char *url, char **host, int *port, eml_diag *d
             return eml__diag(diag, EML_EINVAL, "broker '%.200s': bad port", url);
         *port = (int)v;
     }
-    if (host_len == 0 || host_len > 253 || memchr(p, '/', host_len) || memchr(p, '@', host_len))
+    if (host_len == 0 || host_len >= host_cap || memchr(p, '/', host_len) ||
+        memchr(p, '@', host_len))
         return eml__diag(diag, EML_EINVAL, "broker '%.200s': bad host", url);
-    *host = strndup(p, host_len);
-    return *host ? EML_OK : eml__diag(diag, EML_ENOMEM, "out of memory");
+    memcpy(host, p, host_len);
+    host[host_len] = '\0';
+    return EML_OK;
 }
 
 static void set_error(eml__mqtt *m, const char *what, const char *why)
@@ -425,10 +428,13 @@ eml_status eml__mqtt_start(eml_agent *a, eml__mqtt **out, eml_diag *diag)
     *out = NULL;
     const eml_agent_options *o = &a->o;
     eml_status st;
-    char *host = NULL;
+    char host_buf[254], *host;
     int port = 0;
-    if ((st = parse_url(o->broker, &host, &port, diag)) != EML_OK)
+    if ((st = eml__mqtt_parse_broker(o->broker, host_buf, sizeof(host_buf), &port, diag)) !=
+        EML_OK)
         return st;
+    if (!(host = strdup(host_buf)))
+        return eml__diag(diag, EML_ENOMEM, "out of memory");
     if (!valid_id(o->site) || !valid_id(o->node_id)) {
         free(host);
         return eml__diag(diag, EML_EINVAL,

@@ -14,6 +14,7 @@
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
 
+#include "agent/agent.h"
 #include "core/core.h"
 #include "manager/mqtt_bus.h"
 #include "manager/mqtt_internal.h"
@@ -223,27 +224,11 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
     on_status(bus, buf, msg);
 }
 
-/* "mqtt://host:port" (port 1883 when left out). */
 static eml_status parse_url(eml__mqtt_bus *bus, const char *url, eml_diag *diag)
 {
-    if ((size_t)snprintf(bus->url, sizeof(bus->url), "%s", url) >= sizeof(bus->url) ||
-        strncmp(url, "mqtt://", 7) != 0)
+    if ((size_t)snprintf(bus->url, sizeof(bus->url), "%s", url) >= sizeof(bus->url))
         return eml__diag(diag, EML_EINVAL, "broker '%.200s': expected mqtt://HOST:PORT", url);
-    const char *h = url + 7, *colon = strrchr(h, ':');
-    size_t hl = colon ? (size_t)(colon - h) : strlen(h);
-    bus->port = 1883;
-    if (colon) {
-        char *end = NULL;
-        long p = strtol(colon + 1, &end, 10);
-        if (!end || *end || p <= 0 || p > 65535)
-            return eml__diag(diag, EML_EINVAL, "broker '%.200s': bad port", url);
-        bus->port = (int)p;
-    }
-    if (hl == 0 || hl >= sizeof(bus->host) || memchr(h, '/', hl))
-        return eml__diag(diag, EML_EINVAL, "broker '%.200s': expected mqtt://HOST:PORT", url);
-    memcpy(bus->host, h, hl);
-    bus->host[hl] = 0;
-    return EML_OK;
+    return eml__mqtt_parse_broker(url, bus->host, sizeof(bus->host), &bus->port, diag);
 }
 
 eml_status eml__mqtt_bus_open(const char *broker, const char *site, const char *site_dir,

@@ -23,8 +23,8 @@
 #include <sodium.h>
 
 #include "harness.h"
+#include "mqtt_util.h"
 
-#define MOSQUITTO "/usr/sbin/mosquitto"
 #define DATA_DIR "/usr/share/datasets/fashion-mnist"
 #define SITE "lab"
 #define NODE "n1"
@@ -56,41 +56,6 @@ static void kill_children(void)
     }
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd >= 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(sa);
-    REQUIRE(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
-    REQUIRE(getsockname(fd, (struct sockaddr *)&sa, &len) == 0);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
-static int port_open(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    sa.sin_port = htons((uint16_t)port);
-    int ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-    if (fd >= 0)
-        close(fd);
-    return ok;
-}
-
 static void setup(void)
 {
     if (access(MOSQUITTO, X_OK) != 0)
@@ -105,31 +70,15 @@ static void setup(void)
     snprintf(work, sizeof(work), "%s/eml_agent_mqtt_XXXXXX", tmp && *tmp ? tmp : "/tmp");
     REQUIRE(mkdtemp(work) != NULL);
     atexit(kill_children);
-    broker_port = free_port();
+    broker_port = mqtt_free_port();
     REQUIRE(mosquitto_lib_init() == MOSQ_ERR_SUCCESS);
 }
 
-/* Starts mosquitto on broker_port (the same port again after a stop) and waits until it
- * accepts connections; anonymous: 0 makes it refuse the agent (CONNACK "not authorized"). */
+/* Starts mosquitto on broker_port (the same port again after a stop); anonymous: 0 makes it
+ * refuse the agent. */
 static void start_broker_ex(int anonymous)
 {
-    char conf[700];
-    snprintf(conf, sizeof(conf), "%s/mosquitto.conf", work);
-    FILE *f = fopen(conf, "w");
-    REQUIRE(f != NULL);
-    fprintf(f, "listener %d 127.0.0.1\nallow_anonymous %s\n", broker_port,
-            anonymous ? "true" : "false");
-    fclose(f);
-    broker_pid = fork();
-    REQUIRE(broker_pid >= 0);
-    if (broker_pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        execl(MOSQUITTO, MOSQUITTO, "-c", conf, (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 1000 && !port_open(broker_port); i++)
-        sleep_ms(10);
-    REQUIRE(port_open(broker_port));
+    broker_pid = mqtt_start_broker(work, broker_port, anonymous);
 }
 
 static void start_broker(void)
@@ -185,7 +134,7 @@ static int wait_agent(void)
             agent_out = NULL;
             return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
         }
-        sleep_ms(10);
+        mqtt_sleep_ms(10);
     }
     return -1;
 }
@@ -519,7 +468,7 @@ EML_TEST(reconnects_after_broker_restart)
     expect_live(c, "before");
     client_stop(c);
     stop_broker(); /* no persistence: the retained status and the subscription are gone */
-    sleep_ms(1500);
+    mqtt_sleep_ms(1500);
     inbox_clear();
     start_broker();
     c = client_start();
@@ -535,7 +484,7 @@ EML_TEST(broker_down_at_start)
 {
     setup();
     start_agent("64M"); /* no broker yet: the agent starts and keeps retrying */
-    sleep_ms(1000);
+    mqtt_sleep_ms(1000);
     CHECK(waitpid(agent_pid, NULL, WNOHANG) == 0);
     start_broker();
     struct mosquitto *c = client_start();
@@ -552,7 +501,7 @@ EML_TEST(retries_after_refusal)
     setup();
     start_broker_ex(0); /* refuses: libmosquitto alone would give up */
     start_agent("64M");
-    sleep_ms(2500);
+    mqtt_sleep_ms(2500);
     CHECK(waitpid(agent_pid, NULL, WNOHANG) == 0);
     stop_broker();
     start_broker();
@@ -575,7 +524,7 @@ EML_TEST(options_and_status_when_down)
     atexit(kill_children);
     char repo[600], url[64];
     snprintf(repo, sizeof(repo), "%s/repo", work);
-    snprintf(url, sizeof(url), "mqtt://127.0.0.1:%d", free_port()); /* nothing listens */
+    snprintf(url, sizeof(url), "mqtt://127.0.0.1:%d", mqtt_free_port()); /* nothing listens */
     static const struct {
         const char *broker, *site, *node;
     } bad[] = {

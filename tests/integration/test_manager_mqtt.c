@@ -18,8 +18,8 @@
 
 #include "edgeml/edgeml.h"
 #include "harness.h"
+#include "mqtt_util.h"
 
-#define MOSQUITTO "/usr/sbin/mosquitto"
 #define DATA_DIR "/usr/share/datasets/fashion-mnist"
 #define SITE "plant-7"
 #define N_NODES 3
@@ -29,12 +29,6 @@ static int port;
 static pid_t broker_pid, node_pid[N_NODES];
 static eml_env *env;
 static eml_tensor images, labels;
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 static double now_s(void)
 {
@@ -73,32 +67,9 @@ static pid_t spawn(char *const argv[], const char *log)
     return pid;
 }
 
-static int port_open(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int ok = connect(s, (struct sockaddr *)&a, sizeof(a)) == 0;
-    close(s);
-    return ok;
-}
-
 static void start_broker(void)
 {
-    char conf[700], log[700];
-    snprintf(conf, sizeof(conf), "%s/mosquitto.conf", work);
-    snprintf(log, sizeof(log), "%s/mosquitto.log", work);
-    FILE *f = fopen(conf, "w");
-    REQUIRE(f != NULL);
-    fprintf(f, "listener %d 127.0.0.1\nallow_anonymous true\n", port);
-    fclose(f);
-    char *argv[] = {MOSQUITTO, "-c", conf, NULL};
-    broker_pid = spawn(argv, log);
-    double t0 = now_s();
-    while (!port_open()) {
-        REQUIRE(now_s() - t0 < 10);
-        sleep_ms(50);
-    }
+    broker_pid = mqtt_start_broker(work, port, 1);
 }
 
 static void start_node(int i)
@@ -225,7 +196,7 @@ EML_TEST(fleet_over_mqtt)
         REQUIRE_OK(eml_manager_status(m, &ss, &d), &d);
         if (ss.nodes_online == N_NODES + 1 || now_s() - t0 > 20)
             break;
-        sleep_ms(100);
+        mqtt_sleep_ms(100);
     }
     CHECK(strcmp(ss.transport, "mqtt") == 0);
     REQUIRE(ss.nodes_total == N_NODES + 1 && ss.nodes_online == N_NODES + 1);
@@ -279,7 +250,7 @@ EML_TEST(fleet_over_mqtt)
     stop(&node_pid[2], SIGKILL);
     t0 = now_s();
     while (node_online(m, "n3") && now_s() - t0 < 10)
-        sleep_ms(100);
+        mqtt_sleep_ms(100);
     CHECK(!node_online(m, "n3"));
     CHECK(classify(m, "n3", 0, &st, &d) == -1 && st == EML_EIO);
     CHECK(has(&d, "node 'n3' is offline"));
@@ -292,12 +263,12 @@ EML_TEST(fleet_over_mqtt)
     kill(node_pid[1], SIGSTOP);
     t0 = now_s();
     while (node_online(m, "n2") && now_s() - t0 < 15)
-        sleep_ms(100);
+        mqtt_sleep_ms(100);
     CHECK(!node_online(m, "n2"));
     kill(node_pid[1], SIGCONT);
     t0 = now_s();
     while (!node_online(m, "n2") && now_s() - t0 < 30)
-        sleep_ms(100);
+        mqtt_sleep_ms(100);
     CHECK(node_online(m, "n2"));
 
     /* The broker stops: a clear error naming the broker. */
@@ -313,7 +284,7 @@ EML_TEST(fleet_over_mqtt)
     while (cls < 0 && now_s() - t0 < 60) {
         cls = classify(m, "n1", 0, &st, &d);
         if (cls < 0)
-            sleep_ms(250);
+            mqtt_sleep_ms(250);
     }
     CHECK(cls == lab[0]);
 
@@ -336,7 +307,7 @@ EML_TEST(fleet_over_mqtt)
     eml_manager_free(list);
     /* Closing while the broker is down does not hang on the reconnecting client. */
     stop(&broker_pid, SIGTERM);
-    sleep_ms(200);
+    mqtt_sleep_ms(200);
     eml_manager_close(m);
     teardown();
 }
