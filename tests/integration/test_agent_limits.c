@@ -383,7 +383,16 @@ EML_TEST(max_concurrent_refuses_with_503_and_serves_the_rest)
             if (!full)
                 sleep_ms(1);
         }
-        REQUIRE(full);
+        if (!full) {
+            /* the held requests ran out their delay before the last one arrived (a machine
+             * this slow proves nothing): again with a longer delay */
+            printf("delay %d ms: the %d requests were never in flight together: again\n",
+                   delay_ms, LIMIT);
+            join_jobs(held, LIMIT);
+            free_jobs(held, LIMIT);
+            CHECK(stop_agent() == 0);
+            continue;
+        }
         start_jobs(over, EXTRA, 3);
         join_jobs(over, EXTRA);
         double last = 0;
