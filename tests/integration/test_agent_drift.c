@@ -11,9 +11,8 @@
 
 #include "edgeml/agent.h"
 #include "edgeml/drift.h"
+#include "fashion_util.h"
 #include "harness.h"
-
-#define DATA_DIR "/usr/share/datasets/fashion-mnist"
 
 static char work[512];
 static eml_agent *agent;
@@ -24,7 +23,7 @@ static void setup(int http)
     const char *src = eml_test_source_dir();
     if (!src)
         eml_test_skip("EML_SOURCE_DIR not set");
-    if (access(DATA_DIR "/t10k-images-idx3-ubyte.gz", R_OK) != 0)
+    if (access(FASHION_TEST_IMAGES, R_OK) != 0)
         eml_test_skip("dataset-fashion-mnist is not installed");
     const char *tmp = getenv("TMPDIR");
     snprintf(work, sizeof(work), "%s/eml_agent_drift_XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -65,24 +64,15 @@ static cJSON *run(const char *json, int *code)
     return r;
 }
 
-/* n images from `first` of the test or training set as pixel/255 (malloc'd), inverted
- * ((255 - x) / 255) when asked. */
-static float *read_images(const char *file, int first, int n, int inverted)
+static float invert(float v)
 {
-    eml_diag d;
-    eml_diag_init(&d);
-    eml_tensor raw;
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", DATA_DIR, file);
-    REQUIRE_OK(eml_tensor_read_idx(env, path, &raw, &d), &d);
-    REQUIRE(raw.dtype == EML_DTYPE_U8 && raw.dims[0] >= first + n);
-    float *x = malloc((size_t)n * 784 * sizeof(float));
-    REQUIRE(x);
-    const uint8_t *px = (const uint8_t *)raw.data + (size_t)first * 784;
-    for (int i = 0; i < n * 784; i++)
-        x[i] = (inverted ? 255 - px[i] : px[i]) / 255.0f;
-    eml_tensor_free(env, &raw);
-    return x;
+    return 1.0f - v; /* (255 - x) / 255 */
+}
+
+/* n images from `first` of an IDX file as pixel/255 (malloc'd), inverted when asked. */
+static float *read_images(const char *path, int first, int n, int inverted)
+{
+    return fashion_images(env, path, first, n, 3, inverted ? invert : NULL).data;
 }
 
 /* The drift profile of the first 1000 training images, made by the library. */
@@ -95,7 +85,7 @@ static char *make_profile(void)
     eml_diag_init(&d);
     eml_graph *g;
     REQUIRE_OK(eml_graph_load_onnx(env, path, &g, &d), &d);
-    float *x = read_images("train-images-idx3-ubyte.gz", 0, 1000, 0);
+    float *x = read_images(FASHION_TRAIN_IMAGES, 0, 1000, 0);
     eml_tensor t = {EML_DTYPE_F32, 4, {1000, 1, 28, 28}, x};
     eml_drift_profiler *p;
     REQUIRE_OK(eml_drift_profiler_create(g, NULL, &p, &d), &d);
@@ -206,7 +196,7 @@ EML_TEST(served_images_ok_then_shifted_images_drift)
     CHECK(strcmp(str_of(r, "version"), "1") == 0);
     cJSON_Delete(r);
 
-    float *test = read_images("t10k-images-idx3-ubyte.gz", 0, 1000, 0);
+    float *test = read_images(FASHION_TEST_IMAGES, 0, 1000, 0);
     CHECK(infer("cnn", test, 1000, 50) == 1000);
     r = drift_of("cnn", "model.drift");
     double psi_ok = num_of(r, "max_psi");
@@ -227,7 +217,7 @@ EML_TEST(served_images_ok_then_shifted_images_drift)
     r = drift_of("cnn", "model.drift.reset");
     CHECK(cJSON_IsTrue(cJSON_GetObjectItem(r, "reset")) && num_of(r, "samples") == 0);
     cJSON_Delete(r);
-    float *inv = read_images("t10k-images-idx3-ubyte.gz", 0, 500, 1);
+    float *inv = read_images(FASHION_TEST_IMAGES, 0, 500, 1);
     CHECK(infer("cnn", inv, 500, 50) == 500);
     r = drift_of("cnn", "model.drift");
     double psi_bad = num_of(r, "max_psi");
@@ -332,7 +322,7 @@ EML_TEST(http_routes)
     REQUIRE(config);
     snprintf(config, cap, "{\"drift\":%s}", profile);
     deploy("cnn", config);
-    float *test = read_images("t10k-images-idx3-ubyte.gz", 0, 200, 0);
+    float *test = read_images(FASHION_TEST_IMAGES, 0, 200, 0);
     CHECK(infer("cnn", test, 200, 1) == 200);
     char *body;
     CHECK(http("GET", "/v2/edgeml/models/cnn/drift", &body) == 200);

@@ -22,10 +22,10 @@
 #include <mqtt_protocol.h>
 #include <sodium.h>
 
+#include "fashion_util.h"
 #include "harness.h"
 #include "mqtt_util.h"
 
-#define DATA_DIR "/usr/share/datasets/fashion-mnist"
 #define SITE "lab"
 #define NODE "n1"
 #define STATUS_TOPIC "edgeml/" SITE "/nodes/" NODE "/status"
@@ -309,8 +309,8 @@ static int infer_class(struct mosquitto *c, int index, int *label)
     eml_tensor images, labels;
     eml_diag d;
     eml_diag_init(&d);
-    REQUIRE_OK(eml_tensor_read_idx(env, DATA_DIR "/t10k-images-idx3-ubyte.gz", &images, &d), &d);
-    REQUIRE_OK(eml_tensor_read_idx(env, DATA_DIR "/t10k-labels-idx1-ubyte.gz", &labels, &d), &d);
+    REQUIRE_OK(eml_tensor_read_idx(env, FASHION_TEST_IMAGES, &images, &d), &d);
+    REQUIRE_OK(eml_tensor_read_idx(env, FASHION_TEST_LABELS, &labels, &d), &d);
     *label = ((const uint8_t *)labels.data)[index];
     float px[784];
     for (int k = 0; k < 784; k++)
@@ -355,7 +355,7 @@ static int infer_class(struct mosquitto *c, int index, int *label)
 EML_TEST(commands_and_will)
 {
     setup();
-    if (access(DATA_DIR "/t10k-images-idx3-ubyte.gz", R_OK) != 0)
+    if (access(FASHION_TEST_IMAGES, R_OK) != 0)
         eml_test_skip("dataset-fashion-mnist is not installed");
     start_broker();
     start_agent("32K");

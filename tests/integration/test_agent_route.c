@@ -16,9 +16,9 @@
 
 #include "edgeml/agent.h"
 #include "edgeml/edgeml.h"
+#include "fashion_util.h"
 #include "harness.h"
 
-#define DATA_DIR "/usr/share/datasets/fashion-mnist"
 
 static char work[512], repo[600];
 static eml_agent *agent;
@@ -41,7 +41,7 @@ static void setup(const char *listen)
 {
     if (!eml_test_source_dir())
         eml_test_skip("EML_SOURCE_DIR not set");
-    if (access(DATA_DIR "/t10k-images-idx3-ubyte.gz", R_OK) != 0)
+    if (access(FASHION_TEST_IMAGES, R_OK) != 0)
         eml_test_skip("dataset-fashion-mnist is not installed");
     const char *tmp = getenv("TMPDIR");
     snprintf(work, sizeof(work), "%s/eml_agent_route_XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -50,8 +50,8 @@ static void setup(const char *listen)
     REQUIRE(eml_env_create(NULL, &env) == EML_OK);
     eml_diag d;
     eml_diag_init(&d);
-    REQUIRE_OK(eml_tensor_read_idx(env, DATA_DIR "/t10k-images-idx3-ubyte.gz", &images, &d), &d);
-    REQUIRE_OK(eml_tensor_read_idx(env, DATA_DIR "/t10k-labels-idx1-ubyte.gz", &labels, &d), &d);
+    REQUIRE_OK(eml_tensor_read_idx(env, FASHION_TEST_IMAGES, &images, &d), &d);
+    REQUIRE_OK(eml_tensor_read_idx(env, FASHION_TEST_LABELS, &labels, &d), &d);
     REQUIRE(images.rank == 3 && images.dims[0] == 10000 && labels.dims[0] == 10000);
     start_agent(listen);
 }

@@ -4,10 +4,10 @@
 
 #include "cli_util.h"
 #include "edgeml/agent.h"
+#include "fashion_util.h"
 
-#define DATA_DIR "/usr/share/datasets/fashion-mnist"
-#define TRAIN DATA_DIR "/train-images-idx3-ubyte.gz"
-#define TEST DATA_DIR "/t10k-images-idx3-ubyte.gz"
+#define TRAIN FASHION_TRAIN_IMAGES
+#define TEST FASHION_TEST_IMAGES
 
 static void need_data(void)
 {

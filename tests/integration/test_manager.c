@@ -9,9 +9,9 @@
 #include <unistd.h>
 
 #include "edgeml/edgeml.h"
+#include "fashion_util.h"
 #include "harness.h"
 
-#define DATA_DIR "/usr/share/datasets/fashion-mnist"
 #define SITE "factory-edge-01"
 
 static char work[512], model_path[1024];
@@ -26,7 +26,7 @@ static void setup(void)
     snprintf(model_path, sizeof(model_path), "%s/models/fashion_cnn/model.onnx", src);
     if (access(model_path, R_OK) != 0)
         eml_test_skip("models/fashion_cnn/model.onnx not found");
-    if (access(DATA_DIR "/t10k-images-idx3-ubyte.gz", R_OK) != 0)
+    if (access(FASHION_TEST_IMAGES, R_OK) != 0)
         eml_test_skip("dataset-fashion-mnist is not installed");
     const char *tmp = getenv("TMPDIR");
     snprintf(work, sizeof(work), "%s/eml_manager_XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -37,8 +37,8 @@ static void setup(void)
     REQUIRE(eml_env_create(&eo, &env) == EML_OK);
     eml_diag d;
     eml_diag_init(&d);
-    REQUIRE_OK(eml_tensor_read_idx(env, DATA_DIR "/t10k-images-idx3-ubyte.gz", &images, &d), &d);
-    REQUIRE_OK(eml_tensor_read_idx(env, DATA_DIR "/t10k-labels-idx1-ubyte.gz", &labels, &d), &d);
+    REQUIRE_OK(eml_tensor_read_idx(env, FASHION_TEST_IMAGES, &images, &d), &d);
+    REQUIRE_OK(eml_tensor_read_idx(env, FASHION_TEST_LABELS, &labels, &d), &d);
     REQUIRE(images.dtype == EML_DTYPE_U8 && images.rank == 3 && labels.dtype == EML_DTYPE_U8);
 }
 

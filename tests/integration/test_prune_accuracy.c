@@ -9,46 +9,13 @@
 
 #include "cli_util.h"
 #include "edgeml/edgeml.h"
+#include "fashion_util.h"
 
-#define DATA_DIR "/usr/share/datasets/fashion-mnist"
 #if defined(__SANITIZE_ADDRESS__)
 #define N_IMAGES 1000
 #else
 #define N_IMAGES 10000
 #endif
-
-/* The first n test images as float32 [n,28,28] = pixel/255 (malloc'd). */
-static eml_tensor read_images(eml_env *env, int64_t n)
-{
-    const char *path = DATA_DIR "/t10k-images-idx3-ubyte.gz";
-    if (access(path, R_OK) != 0)
-        eml_test_skip("dataset-fashion-mnist is not installed");
-    eml_diag diag;
-    eml_diag_init(&diag);
-    eml_tensor raw;
-    REQUIRE_OK(eml_tensor_read_idx(env, path, &raw, &diag), &diag);
-    REQUIRE(raw.dtype == EML_DTYPE_U8 && raw.rank == 3 && raw.dims[0] >= n);
-    eml_tensor t = {EML_DTYPE_F32, 3, {n, raw.dims[1], raw.dims[2]}, NULL};
-    int64_t count = eml_tensor_count(&t);
-    float *x = malloc((size_t)count * sizeof(float));
-    REQUIRE(x);
-    for (int64_t i = 0; i < count; i++)
-        x[i] = ((const uint8_t *)raw.data)[i] / 255.0f;
-    t.data = x;
-    eml_tensor_free(env, &raw);
-    return t;
-}
-
-static eml_tensor read_labels(eml_env *env, int64_t n)
-{
-    eml_diag diag;
-    eml_diag_init(&diag);
-    eml_tensor t;
-    REQUIRE_OK(eml_tensor_read_idx(env, DATA_DIR "/t10k-labels-idx1-ubyte.gz", &t, &diag), &diag);
-    REQUIRE(t.rank == 1 && t.dims[0] >= n);
-    t.dims[0] = n;
-    return t;
-}
 
 static double top1(const eml_graph *g, const eml_tensor *data, const eml_tensor *labels)
 {
@@ -93,7 +60,8 @@ EML_TEST(prune_accuracy_fashion_cnn)
     setup_library_only();
     eml_env *env = NULL;
     REQUIRE(eml_env_create(NULL, &env) == EML_OK);
-    eml_tensor data = read_images(env, N_IMAGES), labels = read_labels(env, N_IMAGES);
+    eml_tensor data = fashion_images(env, FASHION_TEST_IMAGES, 0, N_IMAGES, 3, NULL),
+               labels = fashion_labels(env, N_IMAGES);
     eml_graph *g = load_graph(env, model);
     double fp32 = top1(g, &data, &labels);
     eml_graph_destroy(g);

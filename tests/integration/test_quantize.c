@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fashion_util.h"
 #include "harness.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -23,7 +24,6 @@
 #define SANITIZED 0
 #endif
 
-#define DATA_DIR "/usr/share/datasets/fashion-mnist"
 #define CALIB_IMAGES 500
 
 static eml_env *make_env(void)
@@ -31,40 +31,6 @@ static eml_env *make_env(void)
     eml_env *env = NULL;
     REQUIRE(eml_env_create(NULL, &env) == EML_OK);
     return env;
-}
-
-/* The first n images of an IDX file as float32 [n,28,28] = pixel/255 (malloc'd). */
-static eml_tensor read_images(eml_env *env, const char *file, int64_t n)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", DATA_DIR, file);
-    if (access(path, R_OK) != 0)
-        eml_test_skip("dataset-fashion-mnist is not installed");
-    eml_diag diag;
-    eml_diag_init(&diag);
-    eml_tensor raw;
-    REQUIRE_OK(eml_tensor_read_idx(env, path, &raw, &diag), &diag);
-    REQUIRE(raw.dtype == EML_DTYPE_U8 && raw.rank == 3 && raw.dims[0] >= n);
-    eml_tensor t = {EML_DTYPE_F32, 3, {n, raw.dims[1], raw.dims[2]}, NULL};
-    int64_t count = eml_tensor_count(&t);
-    float *x = malloc((size_t)count * sizeof(float));
-    REQUIRE(x);
-    for (int64_t i = 0; i < count; i++)
-        x[i] = ((const uint8_t *)raw.data)[i] / 255.0f;
-    t.data = x;
-    eml_tensor_free(env, &raw);
-    return t;
-}
-
-static eml_tensor read_labels(eml_env *env, int64_t n)
-{
-    eml_diag diag;
-    eml_diag_init(&diag);
-    eml_tensor t;
-    REQUIRE_OK(eml_tensor_read_idx(env, DATA_DIR "/t10k-labels-idx1-ubyte.gz", &t, &diag), &diag);
-    REQUIRE(t.rank == 1 && t.dims[0] >= n);
-    t.dims[0] = n;
-    return t;
 }
 
 static eml_graph *load(eml_env *env, const char *path)
@@ -99,9 +65,9 @@ static void fashion_accuracy(eml_precision precision, eml_calib_method method, f
 {
     eml_env *env = make_env();
     int images = precision == EML_PRECISION_MIXED ? MIXED_IMAGES : EVAL_IMAGES;
-    eml_tensor calib = read_images(env, "train-images-idx3-ubyte.gz", CALIB_IMAGES);
-    eml_tensor test = read_images(env, "t10k-images-idx3-ubyte.gz", images);
-    eml_tensor labels = read_labels(env, images);
+    eml_tensor calib = fashion_images(env, FASHION_TRAIN_IMAGES, 0, CALIB_IMAGES, 3, NULL);
+    eml_tensor test = fashion_images(env, FASHION_TEST_IMAGES, 0, images, 3, NULL);
+    eml_tensor labels = fashion_labels(env, images);
     eml_graph *g = load_fashion_cnn(env);
     *before = top1(g, &test, &labels);
     eml_quantize_options o;
@@ -135,8 +101,8 @@ static void fashion_accuracy(eml_precision precision, eml_calib_method method, f
 EML_TEST(fashion_cnn_fp32_accuracy_by_eval)
 {
     eml_env *env = make_env();
-    eml_tensor test = read_images(env, "t10k-images-idx3-ubyte.gz", EVAL_IMAGES);
-    eml_tensor labels = read_labels(env, EVAL_IMAGES);
+    eml_tensor test = fashion_images(env, FASHION_TEST_IMAGES, 0, EVAL_IMAGES, 3, NULL);
+    eml_tensor labels = fashion_labels(env, EVAL_IMAGES);
     eml_graph *g = load_fashion_cnn(env);
     eml_eval_result r;
     eml_diag diag;
@@ -287,7 +253,7 @@ static eml_status quantize_with(eml_graph *g, const eml_tensor *calib, eml_diag 
 EML_TEST(fashion_cnn_int8_runs_on_integer_ops)
 {
     eml_env *env = make_env();
-    eml_tensor calib = read_images(env, "train-images-idx3-ubyte.gz", 50);
+    eml_tensor calib = fashion_images(env, FASHION_TRAIN_IMAGES, 0, 50, 3, NULL);
     eml_graph *g = load_fashion_cnn(env);
     eml_diag diag;
     REQUIRE_OK(quantize_with(g, &calib, &diag), &diag);

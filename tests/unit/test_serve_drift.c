@@ -8,10 +8,9 @@
 #include <unistd.h>
 
 #include "edgeml/drift.h"
+#include "fashion_util.h"
 #include "harness.h"
 #include "serve/drift.h"
-
-#define DATA_DIR "/usr/share/datasets/fashion-mnist"
 
 static eml_env *env;
 static eml_graph *graph;
@@ -34,32 +33,6 @@ static void unload_model(void)
 {
     eml_graph_destroy(graph);
     eml_env_destroy(env);
-}
-
-/* n images from offset `first` of an IDX file as float32 [n,1,28,28] = pixel/255, each pixel
- * passed through `shift` (NULL: none). malloc'd data. */
-static eml_tensor read_images(const char *file, int64_t first, int64_t n, float (*shift)(float))
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", DATA_DIR, file);
-    if (access(path, R_OK) != 0)
-        eml_test_skip("dataset-fashion-mnist is not installed");
-    eml_diag d;
-    eml_diag_init(&d);
-    eml_tensor raw;
-    REQUIRE_OK(eml_tensor_read_idx(env, path, &raw, &d), &d);
-    REQUIRE(raw.dtype == EML_DTYPE_U8 && raw.rank == 3 && raw.dims[0] >= first + n);
-    eml_tensor t = {EML_DTYPE_F32, 4, {n, 1, raw.dims[1], raw.dims[2]}, NULL};
-    int64_t count = eml_tensor_count(&t), off = first * raw.dims[1] * raw.dims[2];
-    float *x = malloc((size_t)count * sizeof(float));
-    REQUIRE(x);
-    for (int64_t i = 0; i < count; i++) {
-        float v = ((const uint8_t *)raw.data)[off + i] / 255.0f;
-        x[i] = shift ? shift(v) : v;
-    }
-    t.data = x;
-    eml_tensor_free(env, &raw);
-    return t;
 }
 
 static float invert(float v)
@@ -145,11 +118,11 @@ static double psi_of(const cJSON *profile, const eml_tensor *t, const char **sta
 EML_TEST(fashion_mnist_stable_and_shifted)
 {
     load_model();
-    eml_tensor train = read_images("train-images-idx3-ubyte.gz", 0, 1000, NULL);
-    eml_tensor test = read_images("t10k-images-idx3-ubyte.gz", 0, 1000, NULL);
-    eml_tensor inverted = read_images("t10k-images-idx3-ubyte.gz", 0, 1000, invert);
-    eml_tensor bright = read_images("t10k-images-idx3-ubyte.gz", 0, 1000, brighten);
-    eml_tensor train2 = read_images("train-images-idx3-ubyte.gz", 1000, 1000, NULL);
+    eml_tensor train = fashion_images(env, FASHION_TRAIN_IMAGES, 0, 1000, 4, NULL);
+    eml_tensor test = fashion_images(env, FASHION_TEST_IMAGES, 0, 1000, 4, NULL);
+    eml_tensor inverted = fashion_images(env, FASHION_TEST_IMAGES, 0, 1000, 4, invert);
+    eml_tensor bright = fashion_images(env, FASHION_TEST_IMAGES, 0, 1000, 4, brighten);
+    eml_tensor train2 = fashion_images(env, FASHION_TRAIN_IMAGES, 1000, 1000, 4, NULL);
     cJSON *profile = profile_of(&train, 10);
     const cJSON *ch0 = cJSON_GetArrayItem(
         cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(profile, "inputs"), 0),
@@ -192,9 +165,9 @@ EML_TEST(fashion_mnist_stable_and_shifted)
 EML_TEST(psi_grows_with_the_share_of_shifted_inputs)
 {
     load_model();
-    eml_tensor train = read_images("train-images-idx3-ubyte.gz", 0, 1000, NULL);
-    eml_tensor test = read_images("t10k-images-idx3-ubyte.gz", 0, 1000, NULL);
-    eml_tensor inverted = read_images("t10k-images-idx3-ubyte.gz", 0, 1000, invert);
+    eml_tensor train = fashion_images(env, FASHION_TRAIN_IMAGES, 0, 1000, 4, NULL);
+    eml_tensor test = fashion_images(env, FASHION_TEST_IMAGES, 0, 1000, 4, NULL);
+    eml_tensor inverted = fashion_images(env, FASHION_TEST_IMAGES, 0, 1000, 4, invert);
     cJSON *profile = profile_of(&train, 10);
     const int percent[] = {0, 2, 5, 10, 20, 50};
     double last = -1;
@@ -392,9 +365,9 @@ EML_TEST(profile_ties_and_constant_channels)
 EML_TEST(window_ages_out_old_inputs)
 {
     load_model();
-    eml_tensor train = read_images("train-images-idx3-ubyte.gz", 0, 500, NULL);
-    eml_tensor test = read_images("t10k-images-idx3-ubyte.gz", 0, 300, NULL);
-    eml_tensor inverted = read_images("t10k-images-idx3-ubyte.gz", 300, 200, invert);
+    eml_tensor train = fashion_images(env, FASHION_TRAIN_IMAGES, 0, 500, 4, NULL);
+    eml_tensor test = fashion_images(env, FASHION_TEST_IMAGES, 0, 300, 4, NULL);
+    eml_tensor inverted = fashion_images(env, FASHION_TEST_IMAGES, 300, 200, 4, invert);
     cJSON *p = profile_of(&train, 10);
     cJSON_ReplaceItemInObject(p, "window", cJSON_CreateNumber(200));
     eml_diag d;
