@@ -33,18 +33,10 @@ static const char *key_of(void *user, const char *name)
     return NULL;
 }
 
-/* Requests waiting in a variant's queue; 0 when the model is not in memory (nothing waits).
- * The lookup counts as a cache hit. */
+/* Requests waiting in a variant's queue (0 when the model is not in memory: nothing waits). */
 static uint32_t queued_of(eml_agent *a, const eml__variant *v)
 {
-    if (!eml__cache_is_loaded(a->cache, v->model, v->version))
-        return 0;
-    eml__served *s = NULL;
-    if (eml__cache_acquire(a->cache, v->model, v->version, &s, NULL) != EML_OK)
-        return 0;
-    uint32_t q = eml__batcher_queued(eml__served_batcher(s));
-    eml__cache_release(a->cache, s);
-    return q;
+    return eml__cache_queued(a->cache, v->model, v->version);
 }
 
 static void label2(char *buf, size_t cap, const char *model, const char *what)

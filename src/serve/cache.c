@@ -374,6 +374,17 @@ int eml__cache_is_loaded(eml__cache *c, const char *name, int64_t version)
     return yes;
 }
 
+uint32_t eml__cache_queued(eml__cache *c, const char *name, int64_t version)
+{
+    uint32_t n = 0;
+    pthread_mutex_lock(&c->lock);
+    for (eml__served *s = c->head; s; s = s->next)
+        if (strcmp(s->name, name) == 0 && (version <= 0 || s->version == version) && s->batcher)
+            n += eml__batcher_queued(s->batcher);
+    pthread_mutex_unlock(&c->lock);
+    return n;
+}
+
 void eml__cache_stats_get(eml__cache *c, eml__cache_stats *out)
 {
     pthread_mutex_lock(&c->lock);

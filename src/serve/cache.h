@@ -65,6 +65,11 @@ eml_status eml__cache_unload(eml__cache *c, const char *name, int64_t version, e
 /* 1 when that version (0: any version) is in memory. */
 int eml__cache_is_loaded(eml__cache *c, const char *name, int64_t version);
 
+/* Requests waiting in the batcher of that version (0: of every version of the model in memory);
+ * 0 when it is not in memory. Neither a hit
+ * nor a use: it leaves the statistics and the eviction order as they are. */
+uint32_t eml__cache_queued(eml__cache *c, const char *name, int64_t version);
+
 typedef struct eml__cache_stats {
     uint64_t hits, misses, evictions, prefetches, unloads;
     uint64_t bytes, budget_bytes;

@@ -130,6 +130,24 @@ EML_TEST(hits_misses_and_lru_eviction)
     CHECK(counting.live_bytes == 0 || counting.live_count <= 2); /* only the env itself */
 }
 
+/* The adaptive policy reads queue depths on every request: that read must neither count as a
+ * hit nor make the model recently used. */
+EML_TEST(queue_depth_is_neither_a_hit_nor_a_use)
+{
+    uint64_t one = model_bytes();
+    eml__cache *c = make(one * 5 / 2, NULL); /* room for two */
+    use(c, "a", EML_OK);
+    use(c, "b", EML_OK);
+    CHECK(eml__cache_queued(c, "a", 0) == 0 && eml__cache_queued(c, "a", 1) == 0);
+    CHECK(eml__cache_queued(c, "a", 2) == 0 && eml__cache_queued(c, "zz", 0) == 0);
+    use(c, "c", EML_OK); /* a is still the least recently used: evicted */
+    CHECK(!eml__cache_is_loaded(c, "a", 0) && eml__cache_is_loaded(c, "b", 0));
+    eml__cache_stats s;
+    eml__cache_stats_get(c, &s);
+    CHECK(s.hits == 0 && s.misses == 3);
+    eml__cache_destroy(c);
+}
+
 EML_TEST(models_in_use_are_not_evicted)
 {
     uint64_t one = model_bytes();
