@@ -418,8 +418,11 @@ int cli_inputs_read(cli_inputs *in, eml_env *env, const eml_graph *graph,
         eml_value_info v;
         if (eml_graph_input(graph, i, &v) != EML_OK)
             return cli_error(CLI_FAIL, "input %zu: not found", i);
+        /* tensor files (.pb, .npy, ...) carry their own shape: the image options (and their
+         * channel check) are only for images */
         eml_image_options img;
-        int rc = image_options(img_args, &v, &img);
+        eml_image_options_init(&img);
+        int rc = is_image_file(file) ? image_options(img_args, &v, &img) : CLI_OK;
         if (rc != CLI_OK)
             return rc;
         eml_diag diag;

@@ -178,6 +178,21 @@ EML_TEST(run_npy_positional)
     teardown();
 }
 
+/* A tensor file feeds any 4-D input, whatever its "channels": only images are checked for 1, 3
+ * or 4 (LRN's input is [5,5,5,5]). */
+EML_TEST(run_pb_into_a_4d_input_that_is_no_image)
+{
+    const char *dir = "/usr/share/libonnx-testdata/data/node/test_lrn";
+    char lrn[512];
+    snprintf(lrn, sizeof(lrn), "%s/model.onnx", dir);
+    if (access(lrn, R_OK) != 0)
+        eml_test_skip("the ONNX backend test data is not installed");
+    setup();
+    REQUIRE(edgeml("run '%s' '%s/test_data_set_0/input_0.pb'", lrn, dir) == 0);
+    CHECK(strstr(out_text, "input 'x': float32[5,5,5,5]") != NULL);
+    teardown();
+}
+
 /* Image 0 of the test set as a PNG: the pixels are the .npy input × 255, exactly. */
 EML_TEST(run_png_image)
 {
