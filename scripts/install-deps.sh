@@ -14,6 +14,7 @@ packages=(
   curl                                                         # the demo talks to the agent
   libsqlite3-dev                                               # fleet manager: the site database
   libmosquitto-dev mosquitto                                   # the fleet bus: MQTT client, broker
+  openssl                                                      # test certificates for MQTT over TLS
   wrk                                                          # bench/agent_load.sh: HTTP load
 )
 

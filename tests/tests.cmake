@@ -34,3 +34,8 @@ endforeach()
 if(EXISTS ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz.cmake)
   include(${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz.cmake)
 endif()
+
+# The TLS fleet test (tests/integration/test_mqtt_tls.c) runs a real edgemld node.
+if(TARGET test_integration_test_mqtt_tls)
+  add_dependencies(test_integration_test_mqtt_tls edgemld)
+endif()

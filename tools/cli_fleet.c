@@ -7,6 +7,7 @@
 #include "cli_fleet.h"
 
 static const char *g_site, *g_home, *g_broker;
+static const char *g_tls_ca, *g_tls_cert, *g_tls_key;
 
 int cli_fleet_globals(int *argc, char ***argv)
 {
@@ -20,6 +21,12 @@ int cli_fleet_globals(int *argc, char ***argv)
             g_home = v;
         else if ((r = cli_option_value(*argc, *argv, &i, "--broker", &v)) != 0)
             g_broker = v;
+        else if ((r = cli_option_value(*argc, *argv, &i, "--tls-ca", &v)) != 0)
+            g_tls_ca = v;
+        else if ((r = cli_option_value(*argc, *argv, &i, "--tls-cert", &v)) != 0)
+            g_tls_cert = v;
+        else if ((r = cli_option_value(*argc, *argv, &i, "--tls-key", &v)) != 0)
+            g_tls_key = v;
         else
             break;
         if (r < 0)
@@ -60,6 +67,9 @@ eml_manager *cli_fleet_open(void)
     eml_manager_options_init(&o);
     o.home = g_home;
     o.broker = g_broker;
+    o.tls_ca = g_tls_ca;
+    o.tls_cert = g_tls_cert;
+    o.tls_key = g_tls_key;
     eml_manager *m = NULL;
     eml_diag d;
     eml_diag_init(&d);
@@ -102,7 +112,8 @@ const char *cli_fleet_bytes(char *buf, size_t cap, uint64_t bytes)
     return buf;
 }
 
-int cli_fleet_dims(const char *s, int64_t *dims)
+/* "1x1x28x28" into dims; returns the rank or -1. */
+static int parse_dims(const char *s, int64_t *dims)
 {
     int rank = 0;
     const char *p = s;
@@ -121,6 +132,24 @@ int cli_fleet_dims(const char *s, int64_t *dims)
         p = end;
     }
     return rank;
+}
+
+int cli_fleet_descriptor_option(int argc, char **argv, int *i, eml_model_descriptor *desc)
+{
+    const char *v = NULL;
+    int r;
+    if ((r = cli_option_value(argc, argv, i, "--name", &v)) != 0) {
+        desc->name = r > 0 ? v : NULL;
+    } else if ((r = cli_option_value(argc, argv, i, "--type", &v)) != 0) {
+        desc->type = r > 0 ? v : NULL;
+    } else if ((r = cli_option_value(argc, argv, i, "--input-shape", &v)) != 0) {
+        if (r > 0 && (desc->input_rank = parse_dims(v, desc->input_shape)) < 0)
+            return cli_error(CLI_USAGE, "--input-shape takes dims like 1x1x28x28 (-1: any)"), -1;
+    } else if ((r = cli_option_value(argc, argv, i, "--output-shape", &v)) != 0) {
+        if (r > 0 && (desc->output_rank = parse_dims(v, desc->output_shape)) < 0)
+            return cli_error(CLI_USAGE, "--output-shape takes dims like 1x10 (-1: any)"), -1;
+    }
+    return r;
 }
 
 /* Parses only --json (the listings take nothing else but positional arguments). Returns the
@@ -273,8 +302,11 @@ int cli_status(int argc, char **argv)
         printf(", \"transport\": ");
         cli_json_string(stdout, s.transport);
         printf(", \"models_total\": %u, \"models_deployed\": %u, \"deployments\": %u, "
-               "\"nodes_total\": %u, \"nodes_online\": %u}\n",
+               "\"nodes_total\": %u, \"nodes_online\": %u",
                s.models_total, s.models_deployed, s.deployments, s.nodes_total, s.nodes_online);
+        char key[65];
+        eml_manager_public_key(m, key);
+        printf(", \"public_key\": \"%s\"}\n", key);
     } else {
         printf("site        %s\n", s.site);
         printf("folder      %s\n", eml_manager_site_dir(m));
@@ -288,6 +320,9 @@ int cli_status(int argc, char **argv)
         printf("models      %u known, %u deployed (%u deployment%s)\n", s.models_total,
                s.models_deployed, s.deployments, s.deployments == 1 ? "" : "s");
         printf("nodes       %u total, %u online\n", s.nodes_total, s.nodes_online);
+        char key[65];
+        eml_manager_public_key(m, key);
+        printf("site key    %s (Ed25519, signs every deploy)\n", key);
     }
     eml_manager_close(m);
     return CLI_OK;

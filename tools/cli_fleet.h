@@ -24,11 +24,16 @@ cli_command_fn cli_fleet_form(const char *name, int fleet, cli_command_fn fn);
     "                $XDG_DATA_HOME/edgeml, else ~/.local/share/edgeml)\n" \
     "  --broker mqtt://HOST:PORT  also reach the edgemld nodes that announce themselves\n" \
     "                on that MQTT v5 broker (docs/fleet.md, \"The fleet over MQTT\")\n" \
+    "  --broker mqtts://HOST[:PORT]  the same over TLS (port default 8883; docs/mqtt.md)\n" \
+    "  --tls-ca FILE   PEM CA the broker's certificate must chain to (default: the\n" \
+    "                system's CAs; the broker is always verified)\n" \
+    "  --tls-cert FILE, --tls-key FILE  client certificate and key (mutual TLS)\n" \
     "With no broker a site is a folder <home>/<site>/ holding site.db (SQLite: models,\n" \
     "versions, nodes, deployments, measurements), artifacts/<sha256>.onnx (every model\n" \
     "version) and nodes/local/repo/ (the model repository of the node 'local', which runs\n" \
     "in the edgeml process with edgemld's command handler).\n" \
-    "Commands: models, status, nodes, infer, deploy, rollback (see 'edgeml help CMD'), and\n" \
+    "Commands: models, status, nodes, infer, deploy, rollback, rollout, rollouts (see\n" \
+    "'edgeml help CMD'), and\n" \
     "the site forms of bench, quantize and prune, chosen by a site option before them:\n" \
     "  edgeml --site S bench MODEL [--node N] [--runs N] [--warmup N] [--batch N]\n" \
     "         [--eval-data FILE --eval-labels FILE [--eval-limit N] [--scale S]] [--json]\n" \
@@ -52,9 +57,16 @@ int cli_nodes(int argc, char **argv);
 int cli_infer(int argc, char **argv);
 int cli_deploy(int argc, char **argv);
 int cli_rollback(int argc, char **argv);
+/* tools/cli_fleet_rollout.c: a model to a group of nodes in waves; the rollouts recorded. */
+int cli_rollout(int argc, char **argv);
+int cli_rollouts(int argc, char **argv);
 int cli_fleet_bench(int argc, char **argv);
 int cli_fleet_quantize(int argc, char **argv);
 int cli_fleet_prune(int argc, char **argv);
+/* `edgeml key`: the site's public key (tools/cli_fleet_key.c). */
+int cli_key(int argc, char **argv);
+/* `edgeml evaluate NODE MODEL --data F --labels F` (cli_fleet_eval.c). */
+int cli_fleet_evaluate(int argc, char **argv);
 /* `edgeml help fleet`. */
 int cli_fleet_help(int argc, char **argv);
 
@@ -69,7 +81,9 @@ int cli_fleet_broker(void);
 const char *cli_fleet_time(char *buf, size_t cap, int64_t unix_s);
 /* "810.3 KiB". */
 const char *cli_fleet_bytes(char *buf, size_t cap, uint64_t bytes);
-/* "1x1x28x28" into dims; returns the rank or -1. */
-int cli_fleet_dims(const char *s, int64_t *dims);
+/* The options of a model descriptor (--name, --type, --input-shape 1x1x28x28,
+ * --output-shape 1x10; -1 for any dim) at argv[*i]: 1 when one was read (and *i moved past
+ * it), 0 when argv[*i] is none of them, -1 after printing a usage error. */
+int cli_fleet_descriptor_option(int argc, char **argv, int *i, eml_model_descriptor *desc);
 
 #endif

@@ -138,7 +138,8 @@ int cli_infer(int argc, char **argv)
             cli_json_string(stdout, r.model);
             printf(", \"version\": %u, \"node\": ", r.version);
             cli_json_string(stdout, r.node);
-            printf(", \"inference_ms\": %.4f, \"outputs\": [", r.inference_ms);
+            printf(", \"inference_ms\": %.4f, \"round_trip_ms\": %.4f, \"outputs\": [",
+                   r.inference_ms, r.round_trip_ms);
             for (size_t o = 0; o < r.output_count; o++) {
                 const eml_tensor *t = &r.outputs[o].tensor;
                 printf("%s{\"name\": ", o ? ", " : "");
@@ -154,11 +155,9 @@ int cli_infer(int argc, char **argv)
             }
             printf("]}\n");
         } else {
-            /* An MQTT node's reply carries no time of its own: the manager's round trip. */
-            int remote = cli_fleet_broker() && strcmp(r.node, "local") != 0;
-            printf("model %s version %u on node %s: %.3f ms %s\n", r.model, r.version, r.node,
-                   r.inference_ms,
-                   remote ? "round trip through the broker" : "measured on the node");
+            printf("model %s version %u on node %s: inference %.3f ms on the node, round trip "
+                   "%.3f ms\n",
+                   r.model, r.version, r.node, r.inference_ms, r.round_trip_ms);
             for (size_t o = 0; o < r.output_count; o++)
                 print_output(&r.outputs[o], top);
         }
@@ -191,20 +190,9 @@ int cli_deploy(int argc, char **argv)
             if (r < 0)
                 return CLI_USAGE;
             desc.id = v;
-        } else if ((r = cli_option_value(argc, argv, &i, "--name", &v)) != 0) {
+        } else if ((r = cli_fleet_descriptor_option(argc, argv, &i, &desc)) != 0) {
             if (r < 0)
                 return CLI_USAGE;
-            desc.name = v;
-        } else if ((r = cli_option_value(argc, argv, &i, "--type", &v)) != 0) {
-            if (r < 0)
-                return CLI_USAGE;
-            desc.type = v;
-        } else if ((r = cli_option_value(argc, argv, &i, "--input-shape", &v)) != 0) {
-            if (r < 0 || (desc.input_rank = cli_fleet_dims(v, desc.input_shape)) < 0)
-                return cli_error(CLI_USAGE, "--input-shape takes dims like 1x1x28x28 (-1: any)");
-        } else if ((r = cli_option_value(argc, argv, &i, "--output-shape", &v)) != 0) {
-            if (r < 0 || (desc.output_rank = cli_fleet_dims(v, desc.output_shape)) < 0)
-                return cli_error(CLI_USAGE, "--output-shape takes dims like 1x10 (-1: any)");
         } else if (argv[i][0] == '-') {
             return cli_error(CLI_USAGE, "deploy: unknown option '%s' (see 'edgeml help deploy')",
                              argv[i]);

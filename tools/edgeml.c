@@ -202,6 +202,48 @@ static const cli_command commands[] = {
      "  --version N       a kept node version instead of the previous one\n"
      "  --node NODE       the node (default: local)\n"
      "  --json            print one JSON object instead of text\n"},
+    {"rollout", cli_rollout,
+     "MODEL_ID FILE [--nodes A,B,C] [--first N] [--growth F]\n"
+     "            [--max-failure-ratio R] [--bake-s S] [--no-rollback] [--name N] [--type T]\n"
+     "            [--input-shape DIMS] [--output-shape DIMS] [--json]  |  rollout --resume ID",
+     "deploy a model file to a group of nodes in waves (docs/rollout.md)",
+     "  --nodes A,B,C     the nodes, in rollout order (default: every node of the site)\n"
+     "  --first N         nodes in the first wave (default 1)\n"
+     "  --growth F        each wave is the last one times F (default 2: 1, 2, 4, ...)\n"
+     "  --max-failure-ratio R\n"
+     "                    stop after a wave when failed / attempted nodes is above R\n"
+     "                    (default 0.25); the nodes of that wave that switched are rolled\n"
+     "                    back to what they served before\n"
+     "  --bake-s S        seconds to wait after each successful wave (default 0)\n"
+     "  --no-rollback     leave the failed wave's switched nodes on the new version\n"
+     "  --name, --type, --input-shape, --output-shape  the model descriptor, as for deploy\n"
+     "  --resume ID       go on with a rollout a killed manager left running\n"
+     "  --json            print one JSON object (the rollout and its nodes) at the end\n"
+     "Each wave is printed as it goes, a line per node. Every step is recorded in the site\n"
+     "database before it starts and after it ends. Exit status 1 when the rollout stopped.\n"},
+    {"rollouts", cli_rollouts, "[ID] [--json]",
+     "list the site's rollouts, or show one with its nodes",
+     "  ID                show this rollout: its waves, and each node's wave, state, versions\n"
+     "                    (before, after), health check and message\n"
+     "  --json            print one JSON object instead of text\n"},
+    {"evaluate", cli_fleet_evaluate,
+     "NODE MODEL --data FILE --labels FILE [--limit N] [--scale S] [--json]",
+     "measure a site model's accuracy on the node that serves it, and record it",
+     "  NODE, MODEL       the node ('local', or an MQTT node with --broker) and the model\n"
+     "  --data FILE       samples: .npy, IDX (.gz too) or .pb; uint8 scaled by 1/255\n"
+     "                    unless --scale S\n"
+     "  --labels FILE     integer class labels (IDX, .npy, .pb)\n"
+     "  --limit N         the first N samples only\n"
+     "  --json            print one JSON object instead of text\n"
+     "The node runs the version it serves on the data (an MQTT node downloads it from the\n"
+     "manager as <sha256>.npy and checks the hash); top-1 is recorded for 'edgeml models'.\n"},
+    {"key", cli_key, "[--json]",
+     "print the site's Ed25519 public key, the one every deploy is signed with",
+     "  --json            print {\"public_key\", \"file\"} instead of the key alone\n"
+     "Give it to the nodes so that they accept only the site's models:\n"
+     "  edgemld ... --trusted-key $(edgeml --site S key)   or   --trusted-key-file site.pub\n"
+     "The key pair is <site>/site.key (secret, mode 0600) and <site>/site.pub; see\n"
+     "docs/signing.md.\n"},
     {"fleet", cli_fleet_help, "",
      "the site options, and the site forms of bench, quantize and prune", CLI_FLEET_HELP},
     {"help", cli_help, "[COMMAND]", "show this help, or a command's", ""},

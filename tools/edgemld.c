@@ -24,11 +24,18 @@ static const char usage[] =
     "  --site NAME              the fleet site (topics edgeml/NAME/...), with --broker\n"
     "  --node-id ID             this node's id at the site, with --broker\n"
     "  --heartbeat-s N          status republished every N s (default 5)\n"
+    "  --tls-ca FILE            with --broker mqtts://HOST:PORT (TLS, port default 8883): the\n"
+    "                           PEM CA the broker's certificate must chain to (default: the\n"
+    "                           system's CAs); the broker is always verified\n"
+    "  --tls-cert FILE          PEM client certificate for brokers that require one\n"
+    "  --tls-key FILE           PEM private key of --tls-cert\n"
     "  --config FILE            JSON object of these options without the dashes\n"
     "                           (\"memory-budget\": \"512M\", ...); the command line wins\n"
     "  --memory-budget BYTES    memory of loaded models; least recently used are unloaded\n"
     "                           (suffix K, M, G; default unlimited)\n"
     "  --trusted-key HEX        Ed25519 public key: every deploy must be signed with it\n"
+    "  --trusted-key-file FILE  the same key read from a file (a copy of the site's\n"
+    "                           site.pub: 64 hex digits; docs/signing.md)\n"
     "  --max-body BYTES         largest request body (default 64M)\n"
     "  --max-model BYTES        largest deployed model (default 256M)\n"
     "  --max-concurrent N       requests handled at once, beyond: 503 (default 64)\n"
@@ -44,6 +51,9 @@ static const char usage[] =
     "  --optimize-level N       0, 1 or 2 (default 2)\n"
     "  --power-mode MODE        normal, low or auto (battery discharging, no mains: low);\n"
     "                           default: the mode last set over the API, else normal\n"
+    "  --health-max-latency-ms X  a deploy's health check fails when the median run takes\n"
+    "                           longer than X ms, unless the model's config sets its own\n"
+    "                           limit (default: no limit)\n"
     "SIGTERM or SIGINT stops the agent after the requests in flight.\n";
 
 /* Parses "512", "64K", "512M", "2G"; 0 on error. */
@@ -91,6 +101,34 @@ static int parse_u32(const char *s, uint32_t *out)
     return 1;
 }
 
+/* --trusted-key-file: the key's 64 hex digits from a file (site.pub), kept in a static buffer
+ * for the agent's options; whitespace around it is dropped, its form is checked by the agent. */
+static int read_key_file(const char *path, const char **key)
+{
+    static char buf[256];
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "edgemld: cannot read the trusted key file %s: %s\n", path,
+                strerror(errno));
+        return 0;
+    }
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    int more = fgetc(f) != EOF;
+    fclose(f);
+    buf[n] = 0;
+    char *start = buf;
+    while (*start && isspace((unsigned char)*start))
+        start++;
+    while (n > 0 && isspace((unsigned char)buf[n - 1]))
+        buf[--n] = 0;
+    if (more || !*start) {
+        fprintf(stderr, "edgemld: %s is not a key file (64 hex digits, as in site.pub)\n", path);
+        return 0;
+    }
+    *key = start;
+    return 1;
+}
+
 /* Applies one option (name without dashes); 0 when the name or value is bad. */
 static int apply(eml_agent_options *o, const char *name, const char *value)
 {
@@ -106,8 +144,16 @@ static int apply(eml_agent_options *o, const char *name, const char *value)
         return (o->site = value), 1;
     if (strcmp(name, "node-id") == 0)
         return (o->node_id = value), 1;
+    if (strcmp(name, "tls-ca") == 0)
+        return (o->tls_ca = value), 1;
+    if (strcmp(name, "tls-cert") == 0)
+        return (o->tls_cert = value), 1;
+    if (strcmp(name, "tls-key") == 0)
+        return (o->tls_key = value), 1;
     if (strcmp(name, "trusted-key") == 0)
         return (o->trusted_key_hex = value), 1;
+    if (strcmp(name, "trusted-key-file") == 0)
+        return read_key_file(value, &o->trusted_key_hex);
     if (strcmp(name, "power-mode") == 0)
         return strcmp(value, "normal") == 0 || strcmp(value, "low") == 0 ||
                        strcmp(value, "auto") == 0
@@ -127,6 +173,14 @@ static int apply(eml_agent_options *o, const char *name, const char *value)
         return parse_u32(value, &u) && u <= 2 ? (o->optimize_level = (int)u, 1) : 0;
     if (strcmp(name, "map-weights") == 0)
         return parse_u32(value, &u) && u <= 1 ? (o->no_map_weights = !u, 1) : 0;
+    if (strcmp(name, "health-max-latency-ms") == 0) {
+        char *end;
+        errno = 0;
+        double ms = strtod(value, &end);
+        return !errno && end != value && !*end && ms >= 0 && ms < 1e12
+                   ? (o->health_max_latency_ms = ms, 1)
+                   : 0;
+    }
     static const struct {
         const char *name;
         size_t offset;
@@ -172,6 +226,9 @@ static int apply_config(eml_agent_options *o, const char *path, cJSON **doc)
         const char *v = NULL;
         if (cJSON_IsString(item)) {
             v = item->valuestring;
+        } else if (cJSON_IsNumber(item) && strcmp(item->string, "health-max-latency-ms") == 0) {
+            snprintf(num, sizeof(num), "%.17g", item->valuedouble); /* a fraction of a ms */
+            v = num;
         } else if (cJSON_IsNumber(item)) {
             snprintf(num, sizeof(num), "%.0f", item->valuedouble);
             v = num;

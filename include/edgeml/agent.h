@@ -50,6 +50,16 @@ typedef struct eml_agent_options {
     const char *site;              /* copied; 1-64 of [A-Za-z0-9._-]; required with broker */
     const char *node_id;           /* copied; 1-64 of [A-Za-z0-9._-]; required with broker */
     uint32_t heartbeat_s;          /* status republished every N s; 0: 5 */
+    /* TLS with an "mqtts://HOST[:PORT]" broker (port default 8883; docs/mqtt.md "TLS"): the
+     * broker's certificate is always verified (chain and host name), TLS 1.2 or newer. A file
+     * that is missing or unreadable is EML_EINVAL at create; these with a plain mqtt:// broker
+     * too. A broker whose certificate does not verify is retried like one that is down, and
+     * node.status's "last_error" says why. */
+    const char *tls_ca;            /* copied; PEM CA file; NULL: the system's CA certificates */
+    const char *tls_cert;          /* copied; PEM client certificate (mutual TLS), with tls_key */
+    const char *tls_key;           /* copied; PEM private key of tls_cert */
+    double health_max_latency_ms;  /* the repository's max_latency_ms: the latency limit of a
+                                      deploy's health check whose config sets none; 0: none */
 } eml_agent_options;
 
 EML_API void eml_agent_options_init(eml_agent_options *opts);

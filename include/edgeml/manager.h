@@ -29,8 +29,8 @@ extern "C" {
  * also has the edgemld nodes that announce themselves on edgeml/<site>/nodes/+/status: they are
  * recorded with transport "mqtt" and reached by MQTT v5 request/response; a node is online while
  * its last status says so and is within 3 heartbeats; the nodes fetch deployed artifacts from an
- * HTTP server the manager runs on the address it reaches the broker from. Accuracy evaluation
- * (eml_manager_evaluate) runs on the local node only (EML_EUNSUPPORTED for mqtt nodes).
+ * HTTP server the manager runs on the address it reaches the broker from (evaluation data too,
+ * as artifacts/<sha256>.npy: eml_manager_evaluate runs on MQTT nodes through their model.eval).
  *
  * An eml_manager is used by one thread at a time; two processes cannot open one site at once
  * (the second gets EML_ELIMIT), since the local node's repository is locked by its process.
@@ -50,6 +50,16 @@ typedef struct eml_manager_options {
                              default 1883): the site's MQTT nodes through that broker */
     int create;           /* 1 (default): create the site when missing; 0: EML_ENOTFOUND */
     uint32_t n_threads;   /* threads of each inference on the local node; 0: one per CPU */
+    uint64_t push_max_bytes; /* deploys to MQTT nodes of artifacts up to this size travel
+                                inside the command (base64) instead of by URL; default
+                                256 KiB; 0: never (docs/signing.md) */
+    /* TLS with an "mqtts://host[:port]" broker (port default 8883; docs/mqtt.md "TLS"): the
+     * broker's certificate is always verified (chain and host name), TLS 1.2 or newer. A file
+     * that is missing or unreadable, or these with a plain mqtt:// broker, is EML_EINVAL naming
+     * it; a failed handshake is EML_EIO naming the broker and the TLS reason. */
+    const char *tls_ca;   /* copied; PEM CA file; NULL: the system's CA certificates */
+    const char *tls_cert; /* copied; PEM client certificate (mutual TLS), with tls_key */
+    const char *tls_key;  /* copied; PEM private key of tls_cert */
 } eml_manager_options;
 
 EML_API void eml_manager_options_init(eml_manager_options *opts);
@@ -58,7 +68,8 @@ EML_API void eml_manager_options_init(eml_manager_options *opts);
  * not a site database or comes from a newer edgeml is refused) and its local node.
  * site, opts: copied; opts NULL = defaults. *out: taken, close it with eml_manager_close.
  * Returns EML_OK; EML_EINVAL (bad site name or options); EML_ENOTFOUND (no such site and
- * opts->create is 0); EML_ECORRUPT (site.db is not a site database); EML_EUNSUPPORTED (a
+ * opts->create is 0); EML_ECORRUPT (site.db is not a site database, or the site's key file
+ * site.key/site.pub is malformed: see eml_manager_public_key); EML_EUNSUPPORTED (a
  * database of a newer schema); EML_ELIMIT (the site is open in another process); EML_EIO (also:
  * the broker cannot be reached, or the artifact server cannot start); EML_ENOMEM. diag says
  * which file or broker and why. */
@@ -70,6 +81,14 @@ EML_API void eml_manager_close(eml_manager *m);
 
 /* The site's folder; valid until eml_manager_close. */
 EML_API const char *eml_manager_site_dir(const eml_manager *m);
+
+/* The site's Ed25519 public key as 64 hex digits (hex: 65 bytes with the NUL), the key every
+ * deploy is signed with: give it to nodes (edgemld --trusted-key HEX, or --trusted-key-file
+ * with a copy of <site>/site.pub) so that they accept only the site's models. The key pair is
+ * made when the site is (or on the first open of a site made before sites had keys) and kept
+ * in <site>/site.key (secret, mode 0600) and <site>/site.pub; eml_manager_open refuses a key
+ * file that is malformed (EML_ECORRUPT, naming it). Returns EML_OK, EML_EINVAL (NULL). */
+EML_API eml_status eml_manager_public_key(const eml_manager *m, char hex[65]);
 
 /* ---- models ---- */
 
@@ -224,9 +243,15 @@ typedef struct eml_infer_result {
     char model[EML_MANAGER_MAX_ID + 1];
     uint32_t version; /* the node's version that ran */
     char node[EML_MANAGER_MAX_ID + 1];
-    double inference_ms; /* measured on the node: the command from request to reply */
+    double inference_ms; /* measured on the node (monotonic clock): the model run itself, without
+                            the wait in the node's batching queue (for a merged batch: that
+                            batch's run); a node that does not report it: its handler's time on
+                            the command, else (an older MQTT node) the round trip */
     size_t output_count;
     eml_named_tensor *outputs; /* owned: eml_infer_result_deinit */
+    double round_trip_ms; /* measured by the manager around the command: encoding, transport
+                             (broker hops for MQTT), the node's handler, decoding (and, at most
+                             every 5 s, recording when the node was last seen) */
 } eml_infer_result;
 
 EML_API void eml_infer_result_deinit(eml_infer_result *result);
@@ -279,11 +304,15 @@ EML_API eml_status eml_manager_bench(eml_manager *m, const char *node, const cha
                                      const eml_bench_options *opts, eml_bench_result *result,
                                      eml_diag *diag);
 
-/* Measures the top-1 accuracy of the model version `node` serves on labelled data
- * (eml_eval_classifier on the node) and records it. data, labels: borrowed (as
- * eml_eval_classifier takes them). dataset: a short name recorded with the figure
- * ("fashion-mnist t10k"). Returns EML_OK, EML_ENOTFOUND, EML_EIO, EML_EUNSUPPORTED (the node's
- * transport cannot evaluate), and eml_eval_classifier's statuses. */
+/* Measures the top-1 (and top-5) accuracy of the model version `node` serves on labelled data
+ * (eml_eval_classifier on the node: in this process for the local node; for an MQTT node its
+ * agent's model.eval, the data and labels fetched from the site's artifact server as
+ * <sha256>.npy and checked against their hashes) and records the top-1 figure.
+ * data, labels: borrowed (as eml_eval_classifier takes them: float32 [N, ...], integer [N]).
+ * dataset: a short name recorded with the figure ("fashion-mnist t10k").
+ * Returns EML_OK, EML_ENOTFOUND (also: the node does not serve the model), EML_EIO (offline),
+ * EML_EUNSUPPORTED (the node's transport or agent cannot evaluate), EML_ECORRUPT (a download
+ * that does not match its hash), and eml_eval_classifier's statuses (EML_ESHAPE, EML_ETYPE). */
 EML_API eml_status eml_manager_evaluate(eml_manager *m, const char *node, const char *model,
                                         const eml_tensor *data, const eml_tensor *labels,
                                         const char *dataset, eml_eval_result *result,
@@ -315,6 +344,116 @@ EML_API eml_status eml_manager_quantize(eml_manager *m, const char *model, const
 EML_API eml_status eml_manager_prune(eml_manager *m, const char *model, const char *new_id,
                                      const eml_prune_options *opts, eml_derive_result *result,
                                      eml_diag *diag);
+
+/* ---- rollouts ----
+ *
+ * A rollout deploys one model file to a group of nodes in waves: a first wave (opts->first_wave
+ * nodes, default 1), then waves growing by opts->growth (default 2: 1, 2, 4, ... capped by what
+ * remains). Each node's deploy is eml_manager_deploy: the node verifies, compiles and
+ * health-checks the version before it serves it; a failed check, an error or an offline node
+ * make a failed node. After each wave the failure ratio (failed nodes / nodes attempted so far)
+ * is compared with opts->max_failure_ratio: above it the rollout stops, the nodes of that wave
+ * that switched are rolled back to the node version they served before (when
+ * opts->rollback_failed_wave), and the rollout is "failed"; nodes of earlier waves keep the new
+ * version. Every state change is committed to the site database before the action it describes
+ * starts and after it ends, so a manager killed at any point leaves a rollout that
+ * eml_manager_rollout_resume continues (docs/rollout.md). */
+
+typedef struct eml_rollout_node {
+    char node[EML_MANAGER_MAX_ID + 1];
+    uint32_t wave;                  /* 1-based */
+    char state[16];                 /* "pending", "deploying", "deployed", "failed",
+                                       "rolled_back" */
+    uint32_t previous_node_version; /* what the node served before (0: nothing) */
+    uint32_t node_version;          /* the node's version of the new file (0: none) */
+    double health_latency_ms;       /* the node's health check (deployed nodes) */
+    char message[512];              /* why it failed, or what was done */
+    int64_t updated_unix;
+} eml_rollout_node;
+
+typedef struct eml_rollout_info {
+    int64_t id;
+    char model[EML_MANAGER_MAX_ID + 1];
+    uint32_t version; /* the site version rolled out */
+    char sha256[65];
+    char state[16]; /* "running" (unfinished: resume it), "succeeded", "failed" */
+    uint32_t waves_done, waves_total;
+    uint32_t nodes_total, nodes_ok, nodes_failed, nodes_rolled_back;
+    uint32_t first_wave; /* the options it runs with */
+    double growth, max_failure_ratio, bake_s;
+    int rollback_failed_wave;
+    char message[512]; /* how it ended, naming the failed nodes and why */
+    int64_t created_unix, updated_unix;
+} eml_rollout_info;
+
+/* What eml_manager_rollout and eml_manager_rollout_resume return: the rollout as it ended. */
+typedef eml_rollout_info eml_rollout_result;
+
+/* Progress, reported while a rollout runs (the CLI prints each wave as it goes). */
+typedef enum eml_rollout_event_kind {
+    EML_ROLLOUT_WAVE_START = 1,  /* wave, waves, node_count (nodes in the wave) */
+    EML_ROLLOUT_NODE_DONE = 2,   /* node: its row once deployed or failed */
+    EML_ROLLOUT_WAVE_DONE = 3,   /* the wave ended; ok, failed so far; bake_s follows */
+    EML_ROLLOUT_ROLLED_BACK = 4, /* node: its row after the rollback of a failed wave */
+} eml_rollout_event_kind;
+
+typedef struct eml_rollout_event {
+    eml_rollout_event_kind kind;
+    int64_t id;
+    uint32_t wave, waves, node_count;
+    uint32_t nodes_ok, nodes_failed;
+    double bake_s;
+    const eml_rollout_node *node; /* NODE_DONE, ROLLED_BACK; borrowed for the call */
+} eml_rollout_event;
+
+typedef struct eml_rollout_options {
+    uint32_t struct_size;     /* set by eml_rollout_options_init(); fields are only appended */
+    const char *const *nodes; /* borrowed; the nodes in rollout order; NULL: every node of the
+                                 site, ordered by id */
+    size_t node_count;
+    uint32_t first_wave;       /* nodes in the first wave; default 1 */
+    double growth;             /* each wave's size is the last one's times this; default 2.0 */
+    double max_failure_ratio;  /* 0..1; default 0.25 */
+    double bake_s;             /* seconds waited after each successful wave; default 0 */
+    int rollback_failed_wave;  /* default 1 */
+    void (*on_event)(void *user, const eml_rollout_event *event); /* NULL: none */
+    void *user;
+} eml_rollout_options;
+
+EML_API void eml_rollout_options_init(eml_rollout_options *opts);
+
+/* Registers desc->file as a version of desc->id (as eml_manager_deploy does), records a rollout
+ * (its id in result->id) with its planned waves, and deploys it wave by wave as described above.
+ * desc, opts: borrowed for the call (opts NULL: defaults). result: may be NULL.
+ * Returns EML_OK when every wave ran (result->state "succeeded"; some nodes may have failed
+ * within the ratio); EML_ELIMIT when the failure ratio stopped it (state "failed", diag and
+ * result->message name the nodes and why); before any rollout is recorded: EML_EINVAL (bad
+ * options or descriptor, a node named twice, no nodes), EML_ENOTFOUND (a node not in the site,
+ * the file), EML_ESHAPE; EML_EIO (database, disk); EML_ENOMEM. */
+EML_API eml_status eml_manager_rollout(eml_manager *m, const eml_model_descriptor *desc,
+                                       const eml_rollout_options *opts,
+                                       eml_rollout_result *result, eml_diag *diag);
+
+/* Continues a "running" rollout, e.g. after the manager was killed: a node left "deploying" is
+ * asked what it serves (a version with the rollout's SHA-256 serving: deployed; else deployed
+ * again), pending nodes go on in their planned waves; killed during a bake, the bake time left
+ * since the last wave ended is waited first. opts: borrowed, only on_event and user
+ * are read (NULL: none). Returns as eml_manager_rollout; EML_ENOTFOUND (no rollout `id`),
+ * EML_EINVAL (the rollout already ended). */
+EML_API eml_status eml_manager_rollout_resume(eml_manager *m, int64_t id,
+                                              const eml_rollout_options *opts,
+                                              eml_rollout_result *result, eml_diag *diag);
+
+/* Every rollout of the site, newest first. *out: taken, free with eml_manager_free.
+ * Returns EML_OK, EML_EIO, EML_ENOMEM. */
+EML_API eml_status eml_manager_rollouts(eml_manager *m, eml_rollout_info **out, size_t *count,
+                                        eml_diag *diag);
+/* One rollout and its nodes in rollout order. info, nodes: may be NULL; *nodes taken, free with
+ * eml_manager_free. Returns EML_OK, EML_ENOTFOUND ("rollout 7 is not in site 'x'"), EML_EIO,
+ * EML_ENOMEM. */
+EML_API eml_status eml_manager_rollout_get(eml_manager *m, int64_t id, eml_rollout_info *info,
+                                           eml_rollout_node **nodes, size_t *count,
+                                           eml_diag *diag);
 
 #ifdef __cplusplus
 }

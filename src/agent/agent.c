@@ -199,6 +199,7 @@ eml_status eml_agent_create(const eml_agent_options *opts, eml_agent **out, eml_
     ro.trusted_key_hex = o->trusted_key_hex;
     ro.optimize_level = o->optimize_level;
     ro.map_weights = !o->no_map_weights;
+    ro.max_latency_ms = o->health_max_latency_ms;
     ro.n_threads = o->n_threads;
     ro.user = a;
     ro.on_compiled = on_compiled;
@@ -227,6 +228,7 @@ eml_status eml_agent_create(const eml_agent_options *opts, eml_agent **out, eml_
     if (o->broker)
         EML_TRY(eml__mqtt_start(a, &a->mqtt, diag));
     o->broker = o->site = o->node_id = NULL; /* copied by the MQTT front */
+    o->tls_ca = o->tls_cert = o->tls_key = NULL; /* given to libmosquitto, which copies them */
     *out = a;
     return EML_OK;
 fail:

@@ -73,6 +73,8 @@ void eml__op_rollback(eml_agent *a, const eml__request *req, eml__reply *reply);
 void eml__op_versions(eml_agent *a, const eml__request *req, eml__reply *reply);
 /* Benchmarks a model on this node (handler_bench.c; the reply's shape is documented there). */
 void eml__op_bench(eml_agent *a, const eml__request *req, eml__reply *reply);
+/* Accuracy of a kept model version on labelled .npy data (handler_eval.c, docs/agent.md). */
+void eml__op_eval(eml_agent *a, const eml__request *req, eml__reply *reply);
 /* Downloads a URL (http, https, file) into malloc'd memory, refusing more than max_bytes
  * (EML_ELIMIT). Returns EML_OK, EML_EINVAL (bad URL), EML_EIO, EML_ELIMIT, EML_ENOMEM. */
 eml_status eml__fetch_url(const char *url, uint64_t max_bytes, uint8_t **data, size_t *n_bytes,
@@ -166,5 +168,36 @@ void eml__mqtt_stop(eml__mqtt *m);
 /* Adds "broker": {"url", "site", "node_id", "connected", "last_error"} to a node status;
  * nothing when m is NULL. */
 void eml__mqtt_add_status(eml__mqtt *m, cJSON *status);
+
+/* ---- TLS on the fleet bus (mqtt_tls.c, docs/mqtt.md "TLS") ---- */
+/* As eml__mqtt_parse_broker, also taking "mqtts://HOST[:PORT]" (port 8883 when left out);
+ * *tls: 1 for mqtts://, 0 for mqtt://. Returns EML_OK or EML_EINVAL. */
+eml_status eml__mqtt_parse_broker_tls(const char *url, char *host, size_t host_cap, int *port,
+                                      int *tls, eml_diag *diag);
+/* The certificate files of an mqtts:// connection (all borrowed, each may be NULL). */
+typedef struct eml__mqtt_tls {
+    const char *ca_file;   /* PEM CA certificate(s) the broker must chain to; NULL: the system's
+                              CA certificates (/etc/ssl/certs) */
+    const char *cert_file; /* PEM client certificate (mutual TLS); with key_file */
+    const char *key_file;  /* PEM private key of cert_file (not encrypted) */
+} eml__mqtt_tls;
+/* Checks t for broker url (tls: its scheme is mqtts://): TLS files with a plain mqtt:// URL, a
+ * certificate without its key (or the reverse), a file that is missing, unreadable or empty are
+ * EML_EINVAL naming it. t NULL: no files. Returns EML_OK or EML_EINVAL. */
+eml_status eml__mqtt_tls_check(const char *url, int tls, const eml__mqtt_tls *t, eml_diag *diag);
+struct mosquitto;
+/* Turns TLS on for a libmosquitto client before it connects: t's files (checked first with
+ * eml__mqtt_tls_check), the broker's certificate always verified (chain and host name), TLS 1.2
+ * or newer. Returns EML_OK, EML_EINVAL (libmosquitto refused a file), EML_ENOMEM. */
+eml_status eml__mqtt_tls_apply(struct mosquitto *mosq, const char *url, const eml__mqtt_tls *t,
+                               eml_diag *diag);
+/* For a libmosquitto log line (its log callback): 1 and the reason in reason (e.g. "certificate
+ * verify failed", "tlsv13 alert certificate required") when the line reports a TLS error; 0. */
+int eml__mqtt_tls_log_reason(const char *line, char *reason, size_t cap);
+/* The reason of a failed TLS connection to host, for an error message, with what to check:
+ * reason as eml__mqtt_tls_log_reason gave it, or "" when libmosquitto logged none (the broker
+ * closed the connection: closed_why, e.g. "Protocol error"). */
+void eml__mqtt_tls_explain(const eml__mqtt_tls *t, const char *host, const char *reason,
+                           const char *closed_why, char *out, size_t cap);
 
 #endif

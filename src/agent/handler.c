@@ -303,6 +303,8 @@ void eml__agent_handle(eml_agent *a, const eml__request *req, eml__reply *r)
         eml__op_versions(a, req, r);
     } else if (strcmp(name, "model.bench") == 0) {
         eml__op_bench(a, req, r);
+    } else if (strcmp(name, "model.eval") == 0) {
+        eml__op_eval(a, req, r);
     } else if (strncmp(name, "model.ab.", 9) == 0 || strncmp(name, "model.variants.", 15) == 0 ||
                strcmp(name, "node.power_mode") == 0) {
         eml__op_route(a, name, req, r);

@@ -1,8 +1,10 @@
-/* The handler's edgeml operations on the repository: deploy (uploaded bytes or a URL),
- * rollback, and the versions list. */
+/* The handler's edgeml operations on the repository: deploy (uploaded bytes, a URL, or the
+ * bytes inline in the command as base64), rollback, and the versions list. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include "agent/agent.h"
 #include "core/core.h"
@@ -11,6 +13,47 @@ static const char *opt_string(const cJSON *cmd, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(cmd, key);
     return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* "model_base64" (standard alphabet, padded: what the manager pushes over MQTT for small
+ * models) decoded into *out. The length is checked against max_bytes before decoding, so a
+ * huge string costs no allocation. */
+static eml_status decode_base64(const char *b64, uint64_t max_bytes, uint8_t **out, size_t *n_bytes,
+                                eml_diag *diag)
+{
+    *out = NULL;
+    *n_bytes = 0;
+    size_t len = strlen(b64);
+    /* padded base64: 3 bytes per 4 characters, less up to 2 of padding */
+    uint64_t decoded_max = (uint64_t)len / 4 * 3 + 3;
+    if ((uint64_t)len / 4 * 3 > max_bytes + 2)
+        return eml__diag(diag, EML__ETOOLARGE, "the model is about %llu bytes, the limit %llu",
+                         (unsigned long long)len / 4 * 3, (unsigned long long)max_bytes);
+    if (sodium_init() < 0)
+        return eml__diag(diag, EML_EINTERNAL, "libsodium could not be initialized");
+    uint8_t *buf = malloc(decoded_max ? (size_t)decoded_max : 1);
+    if (!buf)
+        return eml__diag(diag, EML_ENOMEM, "out of memory");
+    const char *end = NULL;
+    size_t n = 0;
+    if (sodium_base642bin(buf, (size_t)decoded_max, b64, len, NULL, &n, &end,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        (end && *end)) {
+        free(buf);
+        return eml__diag(diag, EML_EINVAL,
+                         "\"model_base64\" is not base64 (standard alphabet, padded) at offset "
+                         "%zu",
+                         end ? (size_t)(end - b64) : (size_t)0);
+    }
+    if (n == 0 || n > max_bytes) {
+        free(buf);
+        return n ? eml__diag(diag, EML__ETOOLARGE, "the model is %zu bytes, the limit %llu", n,
+                             (unsigned long long)max_bytes)
+                 : eml__diag(diag, EML_EINVAL, "\"model_base64\" is empty");
+    }
+    *out = buf;
+    *n_bytes = n;
+    return EML_OK;
 }
 
 void eml__op_deploy(eml_agent *a, const eml__request *req, eml__reply *r)
@@ -26,17 +69,25 @@ void eml__op_deploy(eml_agent *a, const eml__request *req, eml__reply *r)
     memset(&res, 0, sizeof(res));
     eml_status st = eml__cmd_model(req->cmd, &model, &version, &d);
     const char *url = opt_string(req->cmd, "url");
+    const cJSON *b64 = cJSON_GetObjectItemCaseSensitive(req->cmd, "model_base64");
     if (st == EML_OK && version)
         st = eml__diag(&d, EML_EINVAL, "deploy assigns the version: do not give one");
-    if (st == EML_OK && !url && !req->binary_bytes)
-        st = eml__diag(&d, EML_EINVAL, "deploy needs the model: uploaded bytes or a \"url\"");
-    if (st == EML_OK && url && req->binary_bytes)
-        st = eml__diag(&d, EML_EINVAL, "deploy takes uploaded bytes or a \"url\", not both");
+    if (st == EML_OK && b64 && !cJSON_IsString(b64))
+        st = eml__diag(&d, EML_EINVAL, "\"model_base64\" must be a string");
+    if (st == EML_OK && !url && !req->binary_bytes && !b64)
+        st = eml__diag(&d, EML_EINVAL,
+                       "deploy needs the model: uploaded bytes, a \"url\" or \"model_base64\"");
+    if (st == EML_OK && (!!url + !!req->binary_bytes + !!b64) > 1)
+        st = eml__diag(&d, EML_EINVAL,
+                       "deploy takes one of uploaded bytes, a \"url\" or \"model_base64\", not "
+                       "several");
     if (st == EML_OK && req->binary_bytes > a->o.max_model_bytes)
         st = eml__diag(&d, EML__ETOOLARGE, "the model is %zu bytes, the limit %llu",
                        req->binary_bytes, (unsigned long long)a->o.max_model_bytes);
     if (st == EML_OK && url)
         st = eml__fetch_url(url, a->o.max_model_bytes, &fetched, &fetched_bytes, &d);
+    if (st == EML_OK && b64)
+        st = decode_base64(b64->valuestring, a->o.max_model_bytes, &fetched, &fetched_bytes, &d);
     const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(req->cmd, "config");
     if (st == EML_OK && cfg) {
         if (cJSON_IsString(cfg))
@@ -51,8 +102,8 @@ void eml__op_deploy(eml_agent *a, const eml__request *req, eml__reply *r)
     if (st == EML_OK) {
         eml_repo_deploy_options o;
         eml_repo_deploy_options_init(&o);
-        o.model_bytes = url ? fetched : req->binary;
-        o.model_bytes_count = url ? fetched_bytes : req->binary_bytes;
+        o.model_bytes = fetched ? fetched : req->binary;
+        o.model_bytes_count = fetched ? fetched_bytes : req->binary_bytes;
         o.sha256_hex = opt_string(req->cmd, "sha256");
         o.signature_hex = opt_string(req->cmd, "signature");
         o.config_json = config_text;
@@ -79,6 +130,8 @@ void eml__op_deploy(eml_agent *a, const eml__request *req, eml__reply *r)
     cJSON_AddNumberToObject(o, "model_bytes", (double)res.model_bytes);
     cJSON_AddNumberToObject(o, "latency_ms", res.latency_ms);
     cJSON_AddNumberToObject(o, "retired_count", res.retired_count);
+    /* how the bytes came: "url" (fetched), "inline" (model_base64) or "upload" */
+    cJSON_AddStringToObject(o, "source", url ? "url" : b64 ? "inline" : "upload");
     r->http_status = 200;
     r->json = o;
 }

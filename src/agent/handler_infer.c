@@ -134,8 +134,9 @@ void eml__op_infer(eml_agent *a, const eml__request *req, eml__reply *r)
     }
     EML_TRY(eml__oip_read_inputs(request, g, req->binary, req->binary_bytes, in, &d));
     eml__drift_on_infer(a, model, eml__served_version(s), g, in, n_in); /* input drift */
-    st = eml__batcher_infer(eml__served_batcher(s), in, n_in, deadline_of(a, request), &outputs,
-                            &n_out, &d);
+    eml__infer_times times = {0, 0};
+    st = eml__batcher_infer_timed(eml__served_batcher(s), in, n_in, deadline_of(a, request),
+                                  &outputs, &n_out, &times, &d);
     eml__route_record(a, &rt, st, in, n_in, outputs, n_out);
     if (st != EML_OK)
         goto fail;
@@ -149,6 +150,10 @@ void eml__op_infer(eml_agent *a, const eml__request *req, eml__reply *r)
     cJSON_AddStringToObject(resp, "model_name", model);
     cJSON_AddStringToObject(resp, "model_version", vs);
     eml__route_reply(&rt, resp);
+    /* The node's own timing (docs/agent.md): the model run (the whole merged batch's run when
+     * batched) and the wait before it (queue and batch delay), both on the monotonic clock. */
+    cJSON_AddNumberToObject(resp, "inference_ms", (double)times.run_ns / 1e6);
+    cJSON_AddNumberToObject(resp, "queue_ms", (double)times.queue_ns / 1e6);
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(request, "id");
     if (cJSON_IsString(id))
         cJSON_AddStringToObject(resp, "id", id->valuestring);

@@ -27,6 +27,7 @@ typedef struct job {
     char *response_topic; /* NULL: run, drop the reply */
     void *correlation;
     uint16_t correlation_bytes;
+    double node_ms; /* the handler's time on the command (0: the handler never saw it) */
 } job;
 
 struct eml__mqtt {
@@ -44,11 +45,14 @@ struct eml__mqtt {
     int refused;           /* the broker said no in its CONNACK: libmosquitto gives up, we retry */
     int acked[ACKED_RING]; /* the last message ids the broker took (QoS 1) */
     unsigned n_acked;
-    char last_error[160];
+    char last_error[512];
     job *head, *tail;
     size_t n_queued;
     pthread_t workers[MQTT_WORKERS], heartbeat;
     int n_workers, has_heartbeat, loop_started;
+    int tls;             /* an mqtts:// broker */
+    char tls_error[120]; /* the first TLS error libmosquitto logged since the last (dis)connect */
+    eml__mqtt_tls tls_files; /* malloc'd copies, for error messages */
 };
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
@@ -74,17 +78,37 @@ static int valid_id(const char *s)
     return 1;
 }
 
-/* "mqtt://HOST[:PORT]" → host (malloc'd) and port (default 1883). */
+/* "mqtt://HOST[:PORT]" only (as before TLS came): an mqtts:// URL is refused here. */
 eml_status eml__mqtt_parse_broker(const char *url, char *host, size_t host_cap, int *port,
                                   eml_diag *diag)
 {
-    const char *p = url && strncmp(url, "mqtt://", 7) == 0 ? url + 7 : NULL;
+    int tls = 0;
+    eml_status st = eml__mqtt_parse_broker_tls(url, host, host_cap, port, &tls, diag);
+    if (st == EML_OK && tls)
+        return eml__diag(diag, EML_EINVAL, "broker '%.200s': expected mqtt://HOST:PORT", url);
+    return st;
+}
+
+/* "mqtt://HOST[:PORT]" (default port 1883) or "mqtts://HOST[:PORT]" (default 8883) → host and
+ * port. */
+eml_status eml__mqtt_parse_broker_tls(const char *url, char *host, size_t host_cap, int *port,
+                                      int *tls, eml_diag *diag)
+{
+    const char *p = NULL;
+    *tls = 0;
+    if (url && strncmp(url, "mqtt://", 7) == 0) {
+        p = url + 7;
+    } else if (url && strncmp(url, "mqtts://", 8) == 0) {
+        p = url + 8;
+        *tls = 1;
+    }
     if (!p)
-        return eml__diag(diag, EML_EINVAL, "broker '%.200s': expected mqtt://HOST:PORT",
+        return eml__diag(diag, EML_EINVAL,
+                         "broker '%.200s': expected mqtt://HOST:PORT or mqtts://HOST:PORT",
                          url ? url : "");
     const char *colon = strrchr(p, ':');
     size_t host_len = colon ? (size_t)(colon - p) : strlen(p);
-    *port = 1883;
+    *port = *tls ? 8883 : 1883;
     if (colon) {
         char *end;
         errno = 0;
@@ -122,6 +146,13 @@ static void publish_reply(eml__mqtt *m, const job *j, const char *reply, int htt
     if (rc == MOSQ_ERR_SUCCESS && j->correlation)
         rc = mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, j->correlation,
                                            j->correlation_bytes);
+    /* The node-side time of every reply (docs/mqtt.md): the manager reports it, not its own
+     * round trip through the broker. */
+    char node_ms[32];
+    snprintf(node_ms, sizeof(node_ms), "%.3f", j->node_ms);
+    if (rc == MOSQ_ERR_SUCCESS)
+        rc = mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "node_ms",
+                                                node_ms);
     size_t n = strlen(reply);
     if (rc == MOSQ_ERR_SUCCESS && n > MQTT_MAX_PAYLOAD)
         rc = MOSQ_ERR_PAYLOAD_SIZE;
@@ -177,7 +208,14 @@ static void *worker_main(void *arg)
             return NULL;
         char *reply = NULL;
         int code = 500;
-        if (eml_agent_command(m->agent, j->payload, j->payload_bytes, &reply, &code) == EML_OK)
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        eml_status handled = eml_agent_command(m->agent, j->payload, j->payload_bytes, &reply,
+                                               &code);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        j->node_ms =
+            (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+        if (handled == EML_OK)
             publish_reply(m, j, reply, code);
         else
             publish_error(m, j, 500, "out_of_memory", "out of memory");
@@ -259,10 +297,19 @@ static void on_connect(struct mosquitto *mosq, void *user, int rc, int flags,
     m->connected = 1;
     m->refused = 0;
     m->status_due = 1;
+    m->tls_error[0] = 0;
     if (sub != MOSQ_ERR_SUCCESS)
         snprintf(m->last_error, sizeof(m->last_error), "subscribe: %s", mosquitto_strerror(sub));
     pthread_cond_broadcast(&m->wake);
     pthread_mutex_unlock(&m->lock);
+}
+
+/* Under m->lock: last_error for a failed TLS connection (reason "": the broker closed it). */
+static void set_tls_error(eml__mqtt *m, const char *reason, const char *closed_why)
+{
+    char why[400];
+    eml__mqtt_tls_explain(&m->tls_files, m->host, reason, closed_why, why, sizeof(why));
+    snprintf(m->last_error, sizeof(m->last_error), "TLS handshake with the broker failed: %s", why);
 }
 
 static void on_disconnect(struct mosquitto *mosq, void *user, int rc,
@@ -271,11 +318,41 @@ static void on_disconnect(struct mosquitto *mosq, void *user, int rc,
     (void)mosq;
     (void)props;
     eml__mqtt *m = user;
+    int err = errno;
     pthread_mutex_lock(&m->lock);
+    int was_connected = m->connected;
     m->connected = 0;
     if (rc != 0 && !m->stopping && !m->refused) /* keep the refusal's reason */
         snprintf(m->last_error, sizeof(m->last_error), "connection lost: %s",
                  mosquitto_strerror(rc));
+    /* libmosquitto's rc only says "a TLS error" or "Protocol error": the reason is what it
+     * logged (on_log), or, when the broker dropped the connection before its CONNACK with no
+     * alert, a hint at what the broker wanted. */
+    int dropped = !was_connected &&
+                  (rc == MOSQ_ERR_TLS || rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_PROTOCOL ||
+                   (rc == MOSQ_ERR_ERRNO && (err == EPROTO || err == ECONNRESET || err == EPIPE)));
+    if (m->tls && !m->stopping && !m->refused && (m->tls_error[0] || dropped)) {
+        errno = err;
+        set_tls_error(m, m->tls_error, mosquitto_strerror(rc));
+        m->tls_error[0] = 0;
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* libmosquitto's log: a TLS error's reason (certificate verify failed, the broker wants a client
+ * certificate, ...) is only said there; it becomes last_error. */
+static void on_log(struct mosquitto *mosq, void *user, int level, const char *line)
+{
+    (void)mosq;
+    eml__mqtt *m = user;
+    char why[sizeof(m->tls_error)];
+    if (level != MOSQ_LOG_ERR || !m->tls || !eml__mqtt_tls_log_reason(line, why, sizeof(why)))
+        return;
+    pthread_mutex_lock(&m->lock);
+    if (!m->tls_error[0] && !m->connected) {
+        snprintf(m->tls_error, sizeof(m->tls_error), "%s", why);
+        set_tls_error(m, why, "");
+    }
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -330,6 +407,12 @@ static int first_connect(eml__mqtt *m)
     if (rc != MOSQ_ERR_SUCCESS) {
         set_error(m, "cannot connect",
                   rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+        pthread_mutex_lock(&m->lock);
+        if (m->tls_error[0]) { /* the reason libmosquitto logged (on_log) */
+            set_tls_error(m, m->tls_error, "");
+            m->tls_error[0] = 0;
+        }
+        pthread_mutex_unlock(&m->lock);
         return 0;
     }
     rc = mosquitto_loop_start(m->mosq);
@@ -429,9 +512,11 @@ eml_status eml__mqtt_start(eml_agent *a, eml__mqtt **out, eml_diag *diag)
     const eml_agent_options *o = &a->o;
     eml_status st;
     char host_buf[254], *host;
-    int port = 0;
-    if ((st = eml__mqtt_parse_broker(o->broker, host_buf, sizeof(host_buf), &port, diag)) !=
-        EML_OK)
+    int port = 0, tls = 0;
+    eml__mqtt_tls tls_files = {o->tls_ca, o->tls_cert, o->tls_key};
+    if ((st = eml__mqtt_parse_broker_tls(o->broker, host_buf, sizeof(host_buf), &port, &tls,
+                                         diag)) != EML_OK ||
+        (st = eml__mqtt_tls_check(o->broker, tls, &tls_files, diag)) != EML_OK)
         return st;
     if (!(host = strdup(host_buf)))
         return eml__diag(diag, EML_ENOMEM, "out of memory");
@@ -454,6 +539,10 @@ eml_status eml__mqtt_start(eml_agent *a, eml__mqtt **out, eml_diag *diag)
     m->agent = a;
     m->host = host;
     m->port = port;
+    m->tls = tls;
+    m->tls_files.ca_file = o->tls_ca ? strdup(o->tls_ca) : NULL;
+    m->tls_files.cert_file = o->tls_cert ? strdup(o->tls_cert) : NULL;
+    m->tls_files.key_file = o->tls_key ? strdup(o->tls_key) : NULL;
     m->heartbeat_s = o->heartbeat_s ? o->heartbeat_s : 5;
     pthread_mutex_init(&m->lock, NULL);
     pthread_cond_init(&m->wake, NULL);
@@ -478,11 +567,26 @@ eml_status eml__mqtt_start(eml_agent *a, eml__mqtt **out, eml_diag *diag)
         goto fail;
     }
     mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+    /* Requests and replies are single messages waited for: Nagle's delay (against the peer's
+     * delayed ACK) would add ~40 ms to each round trip (with a broker that sets TCP_NODELAY
+     * too: mosquitto's set_tcp_nodelay, docs/fleet.md). */
+    mosquitto_int_option(m->mosq, MOSQ_OPT_TCP_NODELAY, 1);
     mosquitto_connect_v5_callback_set(m->mosq, on_connect);
     mosquitto_disconnect_v5_callback_set(m->mosq, on_disconnect);
     mosquitto_message_v5_callback_set(m->mosq, on_message);
     mosquitto_publish_v5_callback_set(m->mosq, on_publish);
     mosquitto_reconnect_delay_set(m->mosq, 1, 30, true);
+    if (tls) {
+        mosquitto_log_callback_set(m->mosq, on_log);
+        if ((o->tls_ca && !m->tls_files.ca_file) || (o->tls_cert && !m->tls_files.cert_file) ||
+            (o->tls_key && !m->tls_files.key_file)) {
+            eml__diag(diag, st, "out of memory");
+            goto fail;
+        }
+        if ((st = eml__mqtt_tls_apply(m->mosq, m->url, &tls_files, diag)) != EML_OK)
+            goto fail;
+        st = EML_ENOMEM;
+    }
     char *will = offline_payload(m);
     int rc = will ? mosquitto_will_set_v5(m->mosq, m->status_topic, (int)strlen(will), will, 1,
                                           true, NULL)
@@ -564,6 +668,9 @@ void eml__mqtt_stop(eml__mqtt *m)
     pthread_cond_destroy(&m->published);
     pthread_cond_destroy(&m->wake);
     pthread_mutex_destroy(&m->lock);
+    free((char *)m->tls_files.ca_file);
+    free((char *)m->tls_files.cert_file);
+    free((char *)m->tls_files.key_file);
     free(m->url);
     free(m->host);
     free(m->site);
@@ -587,6 +694,7 @@ void eml__mqtt_add_status(eml__mqtt *m, cJSON *status)
     cJSON_AddStringToObject(b, "site", m->site);
     cJSON_AddStringToObject(b, "node_id", m->node_id);
     cJSON_AddBoolToObject(b, "connected", connected);
+    cJSON_AddBoolToObject(b, "tls", m->tls);
     if (connected)
         cJSON_AddNullToObject(b, "last_error");
     else

@@ -1,5 +1,6 @@
 /* The read-only HTTP server that MQTT nodes fetch model artifacts from on a deploy: GET
- * /artifacts/<sha256>.onnx out of the site's artifacts/ folder, nothing else (libmicrohttpd). */
+ * /artifacts/<sha256>.onnx (or .npy) out of the site's artifacts/ folder, nothing else
+ * (libmicrohttpd); a Range request gets that part (206), so a broken download resumes. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -30,7 +31,54 @@ static int artifact_name_ok(const char *url)
     for (int i = 0; i < 64; i++)
         if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
             return 0;
-    return strcmp(name + 64, ".onnx") == 0;
+    return strcmp(name + 64, ".onnx") == 0 || strcmp(name + 64, ".npy") == 0;
+}
+
+/* Reads "bytes=A-", "bytes=A-B" or "bytes=-N" (one range) for a file of size bytes into
+ * [*first, *last]. Returns 1 (a satisfiable range), 0 (no usable Range header: the whole file,
+ * as RFC 9110 says for one that cannot be read, and for several ranges), -1 (unsatisfiable:
+ * 416). */
+static int parse_range(const char *h, uint64_t size, uint64_t *first, uint64_t *last)
+{
+    if (!h || strncmp(h, "bytes=", 6) != 0)
+        return 0;
+    const char *p = h + 6;
+    while (*p == ' ')
+        p++;
+    if (strchr(p, ','))
+        return 0;
+    uint64_t a = 0, b = 0;
+    int has_a = 0, has_b = 0;
+    for (; *p >= '0' && *p <= '9'; p++, has_a = 1) {
+        if (a > (UINT64_MAX - 9) / 10)
+            return 0;
+        a = a * 10 + (uint64_t)(*p - '0');
+    }
+    if (*p++ != '-')
+        return 0;
+    for (; *p >= '0' && *p <= '9'; p++, has_b = 1) {
+        if (b > (UINT64_MAX - 9) / 10)
+            return 0;
+        b = b * 10 + (uint64_t)(*p - '0');
+    }
+    while (*p == ' ')
+        p++;
+    if (*p || (!has_a && !has_b))
+        return 0;
+    if (!has_a) { /* the last b bytes */
+        if (b == 0 || size == 0)
+            return -1;
+        *first = b >= size ? 0 : size - b;
+        *last = size - 1;
+        return 1;
+    }
+    if (has_b && b < a)
+        return 0;
+    if (a >= size)
+        return -1;
+    *first = a;
+    *last = has_b && b < size ? b : size - 1;
+    return 1;
 }
 
 static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned code, const char *text)
@@ -73,13 +121,37 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             close(fd);
         return reply_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
     }
-    struct MHD_Response *r = MHD_create_response_from_fd((size_t)sb.st_size, fd);
+    uint64_t size = (uint64_t)sb.st_size, first = 0, last = size ? size - 1 : 0;
+    int ranged = parse_range(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE),
+                             size, &first, &last);
+    char content_range[96];
+    if (ranged < 0) {
+        close(fd);
+        struct MHD_Response *r416 =
+            MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        if (!r416)
+            return MHD_NO;
+        snprintf(content_range, sizeof(content_range), "bytes */%llu", (unsigned long long)size);
+        MHD_add_response_header(r416, MHD_HTTP_HEADER_CONTENT_RANGE, content_range);
+        enum MHD_Result ret416 = MHD_queue_response(c, MHD_HTTP_RANGE_NOT_SATISFIABLE, r416);
+        MHD_destroy_response(r416);
+        return ret416;
+    }
+    struct MHD_Response *r =
+        ranged ? MHD_create_response_from_fd_at_offset64(last - first + 1, fd, first)
+               : MHD_create_response_from_fd((size_t)sb.st_size, fd);
     if (!r) {
         close(fd);
         return MHD_NO;
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
-    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+    if (ranged) {
+        snprintf(content_range, sizeof(content_range), "bytes %llu-%llu/%llu",
+                 (unsigned long long)first, (unsigned long long)last, (unsigned long long)size);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, content_range);
+    }
+    enum MHD_Result ret = MHD_queue_response(c, ranged ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK, r);
     MHD_destroy_response(r);
     return ret;
 }

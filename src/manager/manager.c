@@ -18,6 +18,7 @@ void eml_manager_options_init(eml_manager_options *opts)
     memset(opts, 0, sizeof(*opts));
     opts->struct_size = sizeof(*opts);
     opts->create = 1;
+    opts->push_max_bytes = 256 * 1024;
 }
 
 int eml__manager_name_ok(const char *name)
@@ -130,10 +131,17 @@ eml_status eml_manager_open(const char *site, const eml_manager_options *opts, e
     EML_TRY(make_dirs(path, diag));
     snprintf(path, sizeof(path), "%s/site.db", m->dir);
     EML_TRY(eml__site_db_open(path, &m->db, diag));
-    EML_TRY(eml__node_local_open(m->dir, EML__LOCAL_NODE, o.n_threads, &m->local, diag));
+    /* The site's key before its local node: that node accepts only what the site signed. */
+    m->push_max_bytes = o.push_max_bytes;
+    EML_TRY(eml__site_key_load(m, diag));
+    char site_pub[65];
+    eml__site_key_public_hex(m, site_pub);
+    EML_TRY(eml__node_local_open_trusted(m->dir, EML__LOCAL_NODE, o.n_threads, site_pub,
+                                         &m->local, diag));
     EML_TRY(register_local(m, diag));
     if (o.broker && *o.broker) {
-        EML_TRY(eml__mqtt_bus_open(o.broker, site, m->dir, &m->bus, diag));
+        EML_TRY(eml__mqtt_bus_open_tls(o.broker, o.tls_ca, o.tls_cert, o.tls_key, site, m->dir,
+                                       &m->bus, diag));
         EML_TRY(eml__manager_mqtt_sync(m, diag));
     }
     *out = m;
@@ -151,6 +159,7 @@ void eml_manager_close(eml_manager *m)
     if (m->local)
         m->local->transport->close(m->local);
     eml__site_db_close(m->db);
+    eml__site_key_forget(m);
     free(m);
 }
 

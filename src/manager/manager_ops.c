@@ -124,13 +124,9 @@ static void record_deployment(eml_manager *m, const char *node, const char *mode
     eml__site_db_deployment_add(m->db, &r, NULL);
 }
 
-eml_status eml_manager_deploy(eml_manager *m, const eml_model_descriptor *desc, const char *node_id,
-                              eml_deploy_result *result, eml_diag *diag)
+eml_status eml__manager_register_version(eml_manager *m, const eml_model_descriptor *desc,
+                                        eml__db_version *v, eml_diag *diag)
 {
-    eml_deploy_result res;
-    memset(&res, 0, sizeof(res));
-    if (result)
-        *result = res;
     if (!desc || desc->struct_size == 0 || desc->struct_size > sizeof(*desc))
         return eml__diag(diag, EML_EINVAL, "model descriptor: struct_size not set");
     if (!eml__manager_name_ok(desc->id))
@@ -143,21 +139,15 @@ eml_status eml_manager_deploy(eml_manager *m, const eml_model_descriptor *desc, 
     if (desc->input_rank > EML_MAX_RANK || desc->output_rank > EML_MAX_RANK ||
         desc->input_rank < 0 || desc->output_rank < 0)
         return eml__diag(diag, EML_EINVAL, "model descriptor: shape rank above %d", EML_MAX_RANK);
-    eml__node *node = NULL;
-    eml_status st = eml__manager_node(m, node_id, &node, diag);
-    if (st != EML_OK)
-        return st;
-    eml__db_version v;
-    memset(&v, 0, sizeof(v));
-    snprintf(v.model, sizeof(v.model), "%s", desc->id);
-    st = inspect_model(desc, &v, diag);
+    memset(v, 0, sizeof(*v));
+    snprintf(v->model, sizeof(v->model), "%s", desc->id);
+    eml_status st = inspect_model(desc, v, diag);
     if (st == EML_EIO && access(desc->file, F_OK) != 0)
         st = eml__diag(diag, EML_ENOTFOUND, "model file %s does not exist", desc->file);
     if (st != EML_OK)
         return st;
-    st = eml__manager_store_file(m, desc->file, v.sha256, &v.bytes, v.file, sizeof(v.file), diag);
-    if (st != EML_OK)
-        return st;
+    EML_TRY(eml__manager_store_file(m, desc->file, v->sha256, &v->bytes, v->file, sizeof(v->file),
+                                    diag));
     /* The model and its version are one transaction: never a version without its model. */
     eml__db_model row;
     memset(&row, 0, sizeof(row));
@@ -167,28 +157,38 @@ eml_status eml_manager_deploy(eml_manager *m, const eml_model_descriptor *desc, 
     EML_TRY(eml__site_db_begin(m->db, diag));
     st = eml__site_db_model_put(m->db, &row, diag);
     if (st == EML_OK)
-        st = eml__site_db_version_add(m->db, &v, &res.version, diag);
+        st = eml__site_db_version_add(m->db, v, &v->version, diag);
     eml_status st2 = eml__site_db_end(m->db, st == EML_OK, st == EML_OK ? diag : NULL);
     if (st == EML_OK)
         st = st2;
+fail:
+    return st;
+}
+
+eml_status eml_manager_deploy(eml_manager *m, const eml_model_descriptor *desc, const char *node_id,
+                              eml_deploy_result *result, eml_diag *diag)
+{
+    eml_deploy_result res;
+    memset(&res, 0, sizeof(res));
+    if (result)
+        *result = res;
+    if (!desc || desc->struct_size == 0 || desc->struct_size > sizeof(*desc))
+        return eml__diag(diag, EML_EINVAL, "model descriptor: struct_size not set");
+    eml__node *node = NULL;
+    eml_status st = eml__manager_node(m, node_id, &node, diag);
     if (st != EML_OK)
         return st;
+    eml__db_version v;
+    EML_TRY(eml__manager_register_version(m, desc, &v, diag));
+    res.version = v.version;
     snprintf(res.sha256, sizeof(res.sha256), "%s", v.sha256);
     res.model_bytes = v.bytes;
 
-    char path[3100], url[4200];
+    char path[3100];
     snprintf(path, sizeof(path), "%s/%s", m->dir, v.file);
-    EML_TRY(node->transport->artifact_url(node, path, v.sha256, url, sizeof(url), diag));
-    cJSON *cmd = cJSON_CreateObject(), *reply = NULL;
-    cJSON_AddStringToObject(cmd, "op", "model.deploy");
-    cJSON_AddStringToObject(cmd, "model", desc->id);
-    cJSON_AddStringToObject(cmd, "url", url);
-    cJSON_AddStringToObject(cmd, "sha256", v.sha256);
-    /* The site's identity of the version travels in its config (kept by the repository). */
-    cJSON *cfg = cJSON_AddObjectToObject(cmd, "config");
-    cJSON *site = cJSON_AddObjectToObject(cfg, "site");
-    cJSON_AddStringToObject(site, "name", m->site);
-    cJSON_AddNumberToObject(site, "version", res.version);
+    /* Signed with the site's key; a URL, or the bytes inline for small MQTT deploys. */
+    cJSON *cmd = NULL, *reply = NULL;
+    EML_TRY(eml__site_deploy_command(m, node, desc->id, path, v.sha256, res.version, &cmd, diag));
     st = eml__manager_command(m, node, cmd, &reply, NULL, diag);
     if (st == EML_OK) {
         const cJSON *nv = cJSON_GetObjectItemCaseSensitive(reply, "version");
@@ -444,7 +444,19 @@ eml_status eml_manager_infer(eml_manager *m, const char *node_id, const char *mo
     cJSON_AddStringToObject(cmd, "op", "model.infer");
     cJSON_AddStringToObject(cmd, "model", model);
     cJSON_AddItemToObject(cmd, "request", request);
-    EML_TRY(eml__manager_command(m, node, cmd, &reply, &r->inference_ms, diag));
+    /* Both times: the manager's round trip (around the command: encoding, transport, the node's
+     * handler, decoding) and the node's own measure of the model run ("inference_ms" in the
+     * reply; a node without it: the handler's time the transport reports). */
+    struct timespec t0, t1;
+    double handler_ms = 0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    EML_TRY(eml__manager_command(m, node, cmd, &reply, &handler_ms, diag));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    r->round_trip_ms =
+        (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    const cJSON *on_node = cJSON_GetObjectItemCaseSensitive(reply, "inference_ms");
+    r->inference_ms = cJSON_IsNumber(on_node) && on_node->valuedouble >= 0 ? on_node->valuedouble
+                                                                            : handler_ms;
     snprintf(r->model, sizeof(r->model), "%s", model);
     snprintf(r->node, sizeof(r->node), "%s", node_id);
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(reply, "model_version");

@@ -26,6 +26,7 @@ typedef struct pending {
     int done, lost;
     char *reply;
     int http_status;
+    double node_ms; /* the reply's node_ms user property; -1 when it had none */
 } pending;
 
 struct eml__mqtt_bus {
@@ -47,6 +48,10 @@ struct eml__mqtt_bus {
     size_t n_nodes;
     eml__artifact_http *http;
     char artifact_base[128]; /* http://host:port */
+    char site_dir[2048];     /* the site's folder (artifacts/ holds what nodes fetch) */
+    int tls;                 /* an mqtts:// broker */
+    char tls_error[160];     /* under mu: the first TLS error libmosquitto logged (on_log) */
+    char tls_closed[96];     /* under mu: why a TLS connection closed before its CONNACK */
 };
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
@@ -64,6 +69,11 @@ const char *eml__mqtt_bus_url(const eml__mqtt_bus *bus)
 const char *eml__mqtt_bus_artifact_base(const eml__mqtt_bus *bus)
 {
     return bus->artifact_base;
+}
+
+const char *eml__mqtt_bus_site_dir(const eml__mqtt_bus *bus)
+{
+    return bus->site_dir;
 }
 
 int eml__mqtt_bus_connected(eml__mqtt_bus *bus)
@@ -106,7 +116,14 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc,
     (void)rc;
     (void)props;
     eml__mqtt_bus *bus = obj;
+    int err = errno;
     pthread_mutex_lock(&bus->mu);
+    /* A TLS broker that drops the connection before its CONNACK (a client certificate it does
+     * not take, often with no alert): the opener stops waiting for its sync (open). */
+    if (bus->tls && !bus->connected && !bus->synced && rc != 0 && !bus->tls_closed[0]) {
+        errno = err;
+        snprintf(bus->tls_closed, sizeof(bus->tls_closed), "%s", mosquitto_strerror(rc));
+    }
     bus->connected = 0;
     for (pending *p = bus->waiting; p; p = p->next)
         p->lost = 1;
@@ -122,12 +139,19 @@ static void on_reply(eml__mqtt_bus *bus, const struct mosquitto_message *msg,
     if (!mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &corr, &corr_len, false))
         return;
     int code = 200;
+    double node_ms = -1;
     char *name = NULL, *value = NULL;
     const mosquitto_property *it =
         mosquitto_property_read_string_pair(props, MQTT_PROP_USER_PROPERTY, &name, &value, false);
     while (it) {
         if (name && value && strcmp(name, "http_status") == 0)
             code = atoi(value);
+        if (name && value && strcmp(name, "node_ms") == 0) {
+            char *end;
+            double v = strtod(value, &end);
+            if (end != value && !*end && v >= 0 && v < 1e12)
+                node_ms = v;
+        }
         free(name);
         free(value);
         name = value = NULL;
@@ -146,6 +170,7 @@ static void on_reply(eml__mqtt_bus *bus, const struct mosquitto_message *msg,
                 p->reply[msg->payloadlen] = 0;
             }
             p->http_status = code;
+            p->node_ms = node_ms;
             p->done = 1;
         }
     }
@@ -228,11 +253,35 @@ static eml_status parse_url(eml__mqtt_bus *bus, const char *url, eml_diag *diag)
 {
     if ((size_t)snprintf(bus->url, sizeof(bus->url), "%s", url) >= sizeof(bus->url))
         return eml__diag(diag, EML_EINVAL, "broker '%.200s': expected mqtt://HOST:PORT", url);
-    return eml__mqtt_parse_broker(url, bus->host, sizeof(bus->host), &bus->port, diag);
+    return eml__mqtt_parse_broker_tls(url, bus->host, sizeof(bus->host), &bus->port, &bus->tls,
+                                      diag);
+}
+
+/* libmosquitto's log: the reason a TLS handshake failed is only said there (its error codes
+ * say "a TLS error occurred"). */
+static void on_log(struct mosquitto *mosq, void *obj, int level, const char *line)
+{
+    (void)mosq;
+    eml__mqtt_bus *bus = obj;
+    char why[sizeof(bus->tls_error)];
+    if (level != MOSQ_LOG_ERR || !bus->tls || !eml__mqtt_tls_log_reason(line, why, sizeof(why)))
+        return;
+    pthread_mutex_lock(&bus->mu);
+    if (!bus->tls_error[0])
+        snprintf(bus->tls_error, sizeof(bus->tls_error), "%s", why);
+    pthread_cond_broadcast(&bus->cv); /* the opener waiting for its sync gives up */
+    pthread_mutex_unlock(&bus->mu);
 }
 
 eml_status eml__mqtt_bus_open(const char *broker, const char *site, const char *site_dir,
                               eml__mqtt_bus **out, eml_diag *diag)
+{
+    return eml__mqtt_bus_open_tls(broker, NULL, NULL, NULL, site, site_dir, out, diag);
+}
+
+eml_status eml__mqtt_bus_open_tls(const char *broker, const char *tls_ca, const char *tls_cert,
+                                  const char *tls_key, const char *site, const char *site_dir,
+                                  eml__mqtt_bus **out, eml_diag *diag)
 {
     *out = NULL;
     pthread_once(&lib_once, lib_init);
@@ -242,9 +291,13 @@ eml_status eml__mqtt_bus_open(const char *broker, const char *site, const char *
     pthread_mutex_init(&bus->mu, NULL);
     pthread_cond_init(&bus->cv, NULL);
     eml_status st = parse_url(bus, broker, diag);
+    eml__mqtt_tls tls_files = {tls_ca, tls_cert, tls_key};
+    if (st == EML_OK)
+        st = eml__mqtt_tls_check(bus->url, bus->tls, &tls_files, diag);
     if (st != EML_OK)
         goto fail;
     snprintf(bus->site, sizeof(bus->site), "%s", site);
+    snprintf(bus->site_dir, sizeof(bus->site_dir), "%s", site_dir);
     uint8_t rnd[6];
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
@@ -262,11 +315,35 @@ eml_status eml__mqtt_bus_open(const char *broker, const char *site, const char *
         goto fail;
     }
     mosquitto_int_option(bus->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+    /* Requests and replies are single messages waited for: Nagle's delay (against the peer's
+     * delayed ACK) would add ~40 ms to each round trip (with a broker that sets TCP_NODELAY
+     * too: mosquitto's set_tcp_nodelay, docs/fleet.md). */
+    mosquitto_int_option(bus->mosq, MOSQ_OPT_TCP_NODELAY, 1);
     mosquitto_connect_v5_callback_set(bus->mosq, on_connect);
     mosquitto_disconnect_v5_callback_set(bus->mosq, on_disconnect);
     mosquitto_message_v5_callback_set(bus->mosq, on_message);
     mosquitto_reconnect_delay_set(bus->mosq, 1, 2, false);
+    if (bus->tls) {
+        mosquitto_log_callback_set(bus->mosq, on_log);
+        if ((st = eml__mqtt_tls_apply(bus->mosq, bus->url, &tls_files, diag)) != EML_OK)
+            goto fail;
+    }
     int rc = mosquitto_connect(bus->mosq, bus->host, bus->port, 10);
+    int err = errno;
+    /* The TLS reason is what libmosquitto logged (on_log); a broker that drops the connection
+     * with no alert (it wanted a client certificate, most often) only gives "Protocol error". */
+    if (rc != MOSQ_ERR_SUCCESS && bus->tls &&
+        (bus->tls_error[0] || rc == MOSQ_ERR_TLS || rc == MOSQ_ERR_CONN_LOST ||
+         rc == MOSQ_ERR_PROTOCOL ||
+         (rc == MOSQ_ERR_ERRNO && (err == EPROTO || err == ECONNRESET || err == EPIPE)))) {
+        char why[400];
+        errno = err;
+        eml__mqtt_tls_explain(&tls_files, bus->host, bus->tls_error, mosquitto_strerror(rc), why,
+                              sizeof(why));
+        st = eml__diag(diag, EML_EIO, "broker %s: TLS handshake failed: %s", bus->url, why);
+        goto fail;
+    }
+    errno = err;
     if (rc != MOSQ_ERR_SUCCESS) {
         st = eml__diag(diag, EML_EIO, "cannot reach broker %s: %s", bus->url,
                        rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
@@ -290,10 +367,20 @@ eml_status eml__mqtt_bus_open(const char *broker, const char *site, const char *
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += 10;
     pthread_mutex_lock(&bus->mu);
-    while (!bus->synced && pthread_cond_timedwait(&bus->cv, &bus->mu, &deadline) == 0)
+    while (!bus->synced && !bus->tls_error[0] && !bus->tls_closed[0] &&
+           pthread_cond_timedwait(&bus->cv, &bus->mu, &deadline) == 0)
         ;
     int synced = bus->synced;
+    char tls_error[sizeof(bus->tls_error)], tls_closed[sizeof(bus->tls_closed)];
+    memcpy(tls_error, bus->tls_error, sizeof(tls_error));
+    memcpy(tls_closed, bus->tls_closed, sizeof(tls_closed));
     pthread_mutex_unlock(&bus->mu);
+    if (!synced && (tls_error[0] || tls_closed[0])) {
+        char why[400];
+        eml__mqtt_tls_explain(&tls_files, bus->host, tls_error, tls_closed, why, sizeof(why));
+        st = eml__diag(diag, EML_EIO, "broker %s: TLS handshake failed: %s", bus->url, why);
+        goto fail;
+    }
     if (!synced) {
         st = eml__diag(diag, EML_EIO,
                        "broker %s: no answer within 10 s (is it an MQTT v5 broker that allows "
@@ -425,7 +512,16 @@ eml_status eml__mqtt_bus_request(eml__mqtt_bus *bus, const char *id, const char 
                                  uint64_t timeout_ms, char **reply, int *http_status,
                                  eml_diag *diag)
 {
+    return eml__mqtt_bus_request_timed(bus, id, json, timeout_ms, reply, http_status, NULL, diag);
+}
+
+eml_status eml__mqtt_bus_request_timed(eml__mqtt_bus *bus, const char *id, const char *json,
+                                       uint64_t timeout_ms, char **reply, int *http_status,
+                                       double *node_ms, eml_diag *diag)
+{
     *reply = NULL;
+    if (node_ms)
+        *node_ms = -1;
     pending p;
     memset(&p, 0, sizeof(p));
     char topic[256];
@@ -498,6 +594,8 @@ eml_status eml__mqtt_bus_request(eml__mqtt_bus *bus, const char *id, const char 
             return eml__diag(diag, EML_ENOMEM, "out of memory");
         *reply = p.reply;
         *http_status = p.http_status;
+        if (node_ms)
+            *node_ms = p.node_ms;
         return EML_OK;
     }
     if (gone)

@@ -29,6 +29,14 @@ typedef struct eml__mqtt_seen {
  * HTTP server cannot start); EML_ENOMEM. */
 eml_status eml__mqtt_bus_open(const char *broker, const char *site, const char *site_dir,
                               eml__mqtt_bus **out, eml_diag *diag);
+/* As eml__mqtt_bus_open, also to an "mqtts://host[:port]" broker (port default 8883) with the
+ * PEM files tls_ca (NULL: the system's CAs), tls_cert + tls_key (NULL: none), all borrowed.
+ * Also returns EML_EINVAL (a TLS file missing or unreadable, TLS files with mqtt://) and
+ * EML_EIO "broker mqtts://...: TLS handshake failed: <reason>" when the broker's certificate
+ * does not verify or the broker refuses ours. */
+eml_status eml__mqtt_bus_open_tls(const char *broker, const char *tls_ca, const char *tls_cert,
+                                  const char *tls_key, const char *site, const char *site_dir,
+                                  eml__mqtt_bus **out, eml_diag *diag);
 /* Disconnects, stops the threads, fails the commands in flight, frees the nodes. NULL: no-op. */
 void eml__mqtt_bus_close(eml__mqtt_bus *bus);
 /* The broker URL as given. */

@@ -110,6 +110,13 @@ static const eml__transport local_transport = {
 eml_status eml__node_local_open(const char *site_dir, const char *id, uint32_t n_threads,
                                 eml__node **out, eml_diag *diag)
 {
+    return eml__node_local_open_trusted(site_dir, id, n_threads, NULL, out, diag);
+}
+
+eml_status eml__node_local_open_trusted(const char *site_dir, const char *id, uint32_t n_threads,
+                                        const char *trusted_key_hex, eml__node **out,
+                                        eml_diag *diag)
+{
     *out = NULL;
     char dir[4096], repo[4096];
     snprintf(dir, sizeof(dir), "%s/nodes", site_dir);
@@ -131,6 +138,7 @@ eml_status eml__node_local_open(const char *site_dir, const char *id, uint32_t n
     o.repo_dir = repo;
     o.listen = NULL;
     o.n_threads = n_threads;
+    o.trusted_key_hex = trusted_key_hex;
     /* One caller at a time in process: a request must not wait for a fuller batch. Rows of
      * one request still run together (up to max_batch_size). */
     o.max_batch_size = 64;

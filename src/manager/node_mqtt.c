@@ -1,6 +1,6 @@
 /* The MQTT transport: a node is an edgemld agent reached through the site's broker (one shared
  * eml__mqtt_bus), and the nodes that announce themselves there are recorded in the site
- * database. Accuracy evaluation runs only on the local node (EML_EUNSUPPORTED here). */
+ * database. Accuracy evaluation runs on the node (model.eval, node_eval.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,17 +25,18 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* node_ms is the round trip as the manager sees it (the protocol's reply carries no node-side
- * time): broker hops included. */
+/* node_ms is the time the node's handler spent, as the node measured it (the reply's node_ms
+ * user property); a node that does not send it (an older edgemld) gets the round trip the
+ * manager sees instead, broker hops included. */
 static eml_status mqtt_command(eml__node *node, const char *json, uint64_t timeout_ms, char **reply,
                                int *http_status, double *node_ms, eml_diag *diag)
 {
     mqtt_node *n = (mqtt_node *)node;
-    double t0 = now_ms();
-    eml_status st =
-        eml__mqtt_bus_request(n->bus, node->id, json, timeout_ms, reply, http_status, diag);
+    double t0 = now_ms(), on_node = -1;
+    eml_status st = eml__mqtt_bus_request_timed(n->bus, node->id, json, timeout_ms, reply,
+                                                http_status, &on_node, diag);
     if (node_ms)
-        *node_ms = now_ms() - t0;
+        *node_ms = on_node >= 0 ? on_node : now_ms() - t0;
     return st;
 }
 
@@ -46,10 +47,22 @@ static eml_status mqtt_artifact_url(eml__node *node, const char *path, const cha
     struct stat sb;
     if (stat(path, &sb) != 0)
         return eml__diag(diag, EML_ENOTFOUND, "node '%s': artifact %s is missing", node->id, path);
-    if ((size_t)snprintf(url, cap, "%s/artifacts/%s.onnx", eml__mqtt_bus_artifact_base(n->bus),
-                         sha256) >= cap)
+    /* Content-addressed names: <sha256>.onnx for models, <sha256>.npy for evaluation data. */
+    size_t len = strlen(path);
+    const char *ext = len > 4 && strcmp(path + len - 4, ".npy") == 0 ? "npy" : "onnx";
+    if ((size_t)snprintf(url, cap, "%s/artifacts/%s.%s", eml__mqtt_bus_artifact_base(n->bus),
+                         sha256, ext) >= cap)
         return eml__diag(diag, EML_ELIMIT, "artifact URL too long");
     return EML_OK;
+}
+
+static eml_status mqtt_evaluate(eml__node *node, const char *model, const eml_tensor *data,
+                                const eml_tensor *labels, uint32_t *node_version,
+                                eml_eval_result *result, eml_diag *diag)
+{
+    mqtt_node *n = (mqtt_node *)node;
+    return eml__node_eval_remote(node, eml__mqtt_bus_site_dir(n->bus), model, data, labels,
+                                 node_version, result, diag);
 }
 
 static int mqtt_online(eml__node *node)
@@ -67,7 +80,7 @@ static const eml__transport mqtt_transport = {
     .name = "mqtt",
     .command = mqtt_command,
     .artifact_url = mqtt_artifact_url,
-    .evaluate = NULL,
+    .evaluate = mqtt_evaluate,
     .online = mqtt_online,
     .close = mqtt_close,
 };

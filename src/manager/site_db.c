@@ -147,6 +147,8 @@ static eml_status create_schema(eml__site_db *db, eml_diag *diag)
     if (st != EML_OK)
         return st;
     st = exec(db, schema_sql, diag);
+    if (st == EML_OK)
+        st = eml__site_db_rollout_schema(db, diag);
     if (st == EML_OK) {
         snprintf(sql, sizeof(sql), "PRAGMA application_id = %d", EML__SITE_DB_APP_ID);
         st = exec(db, sql, diag);
@@ -157,6 +159,33 @@ static eml_status create_schema(eml__site_db *db, eml_diag *diag)
     }
     eml_status st2 = eml__site_db_end(db, st == EML_OK, st == EML_OK ? diag : NULL);
     return st != EML_OK ? st : st2;
+}
+
+/* Schema 1 -> 2 in place, all of it or nothing: the tables of rollouts, then the version. */
+static eml_status migrate_schema(eml__site_db *db, int64_t from, eml_diag *diag)
+{
+    eml_status st = eml__site_db_begin(db, diag);
+    if (st != EML_OK)
+        return st;
+    if (from < 2)
+        st = eml__site_db_rollout_schema(db, diag);
+    if (st == EML_OK) {
+        char sql[64];
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", EML__SITE_DB_SCHEMA);
+        st = exec(db, sql, diag);
+    }
+    eml_status st2 = eml__site_db_end(db, st == EML_OK, st == EML_OK ? diag : NULL);
+    return st != EML_OK ? st : st2;
+}
+
+struct sqlite3 *eml__site_db_sqlite(eml__site_db *db)
+{
+    return db->db;
+}
+
+eml_status eml__site_db_error(eml__site_db *db, int rc, const char *what, eml_diag *diag)
+{
+    return db_error(db, rc, what, diag);
 }
 
 eml_status eml__site_db_open(const char *path, eml__site_db **out, eml_diag *diag)
@@ -208,6 +237,8 @@ eml_status eml__site_db_open(const char *path, eml__site_db **out, eml_diag *dia
     EML_TRY(exec(db, "PRAGMA foreign_keys = ON", diag));
     if (schema == 0)
         EML_TRY(create_schema(db, diag));
+    else if (schema < EML__SITE_DB_SCHEMA)
+        EML_TRY(migrate_schema(db, schema, diag));
     *out = db;
     return EML_OK;
 fail:

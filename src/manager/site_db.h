@@ -10,8 +10,9 @@
 #include "edgeml/manager.h"
 #include "edgeml/status.h"
 
-/* The schema this code writes and reads; a database with a higher one is refused. */
-#define EML__SITE_DB_SCHEMA 1
+/* The schema this code writes and reads; a database with a higher one is refused, a lower one
+ * is migrated in place when opened (2: rollouts, rollout_nodes). */
+#define EML__SITE_DB_SCHEMA 2
 /* PRAGMA application_id of a site database: "EMLS". */
 #define EML__SITE_DB_APP_ID 0x454d4c53
 
@@ -131,5 +132,36 @@ eml_status eml__site_db_measurement_add(eml__site_db *db, const eml__db_measurem
 /* The latest measurement of that kind for any version of model. EML_ENOTFOUND when none. */
 eml_status eml__site_db_measurement_last(eml__site_db *db, const char *model, const char *kind,
                                          eml__db_measurement *out, eml_diag *diag);
+
+/* ---- rollouts (site_db_rollout.c) ---- */
+
+/* The handle and error mapping of site_db.c, for the files of the database's other tables. */
+struct sqlite3 *eml__site_db_sqlite(eml__site_db *db);
+eml_status eml__site_db_error(eml__site_db *db, int rc, const char *what, eml_diag *diag);
+
+/* Creates the tables of schema 2 (rollouts, rollout_nodes): at creation, and when a schema-1
+ * database is migrated (inside the caller's transaction). */
+eml_status eml__site_db_rollout_schema(eml__site_db *db, eml_diag *diag);
+
+/* Inserts a rollout (r->id ignored; *id receives the new one) and its nodes in one transaction.
+ * Returns EML_OK, EML_EIO. */
+eml_status eml__site_db_rollout_add(eml__site_db *db, const eml_rollout_info *r,
+                                    const eml_rollout_node *nodes, size_t count, int64_t *id,
+                                    eml_diag *diag);
+/* Writes r's state, waves_done and message (updated now). */
+eml_status eml__site_db_rollout_update(eml__site_db *db, const eml_rollout_info *r,
+                                       eml_diag *diag);
+/* Writes one node row's state, versions, latency and message (updated now). */
+eml_status eml__site_db_rollout_node_put(eml__site_db *db, int64_t id, const eml_rollout_node *n,
+                                         eml_diag *diag);
+/* A rollout with its node counts. Returns EML_OK, EML_ENOTFOUND, EML_EIO. */
+eml_status eml__site_db_rollout_get(eml__site_db *db, int64_t id, eml_rollout_info *out,
+                                    eml_diag *diag);
+/* Every rollout, newest first: *out malloc'd. */
+eml_status eml__site_db_rollout_list(eml__site_db *db, eml_rollout_info **out, size_t *count,
+                                     eml_diag *diag);
+/* A rollout's nodes in rollout order: *out malloc'd (NULL when none). */
+eml_status eml__site_db_rollout_nodes(eml__site_db *db, int64_t id, eml_rollout_node **out,
+                                      size_t *count, eml_diag *diag);
 
 #endif

@@ -13,6 +13,7 @@ typedef struct request {
     const eml_tensor *inputs;
     int64_t rows; /* dim 0 of every input when the model batches, else 1 */
     uint64_t deadline_ns, enqueued_ns;
+    uint64_t run_start_ns, run_end_ns; /* the session run that computed its rows */
     eml_status status;
     eml_diag diag;
     eml_tensor *outputs;
@@ -146,7 +147,9 @@ static eml_status copy_outputs(eml__batcher *b, eml_session *s, request *r, int6
 
 static void run_one(eml__batcher *b, worker *w, request *r)
 {
+    r->run_start_ns = eml__now_ns();
     eml_status st = eml_session_run(w->session, r->inputs, b->n_in, &r->diag);
+    r->run_end_ns = eml__now_ns();
     if (st == EML_OK)
         st = copy_outputs(b, w->session, r, 0, 0);
     r->status = st;
@@ -189,8 +192,14 @@ static void run_batch(eml__batcher *b, worker *w, request **batch, size_t n)
         }
         in[i].data = w->buf[i];
     }
+    uint64_t run_start = eml__now_ns();
     if (st == EML_OK)
         st = eml_session_run(w->session, in, b->n_in, &batch[0]->diag);
+    uint64_t run_end = eml__now_ns();
+    for (size_t j = 0; j < n; j++) {
+        batch[j]->run_start_ns = run_start;
+        batch[j]->run_end_ns = run_end;
+    }
     int64_t row = 0;
     for (size_t j = 0; j < n && st == EML_OK; j++) {
         st = copy_outputs(b, w->session, batch[j], row, total);
@@ -472,6 +481,16 @@ eml_status eml__batcher_infer(eml__batcher *b, const eml_tensor *inputs, size_t 
                               uint64_t deadline_ns, eml_tensor **outputs, size_t *n_outputs,
                               eml_diag *diag)
 {
+    return eml__batcher_infer_timed(b, inputs, n_inputs, deadline_ns, outputs, n_outputs, NULL,
+                                    diag);
+}
+
+eml_status eml__batcher_infer_timed(eml__batcher *b, const eml_tensor *inputs, size_t n_inputs,
+                                    uint64_t deadline_ns, eml_tensor **outputs, size_t *n_outputs,
+                                    eml__infer_times *times, eml_diag *diag)
+{
+    if (times)
+        memset(times, 0, sizeof(*times));
     *outputs = NULL;
     *n_outputs = 0;
     eml__metrics_add(b->metrics, EML_METRIC_INFER_REQUESTS, b->label, 1);
@@ -519,6 +538,10 @@ eml_status eml__batcher_infer(eml__batcher *b, const eml_tensor *inputs, size_t 
     }
     *outputs = r.outputs;
     *n_outputs = b->n_out;
+    if (times && r.run_end_ns >= r.run_start_ns && r.run_start_ns >= r.enqueued_ns) {
+        times->queue_ns = r.run_start_ns - r.enqueued_ns;
+        times->run_ns = r.run_end_ns - r.run_start_ns;
+    }
     return EML_OK;
 }
 

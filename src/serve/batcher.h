@@ -50,6 +50,17 @@ eml_status eml__batcher_infer(eml__batcher *b, const eml_tensor *inputs, size_t 
                               eml_diag *diag);
 void eml__outputs_free(eml_tensor *outputs, size_t n_outputs);
 
+/* Where a request's time went, on CLOCK_MONOTONIC: queue_ns from its arrival to the start of the
+ * session run that computed it (the queue and the wait for a fuller batch), run_ns that run
+ * (for a merged batch: the whole batch's run; copying the outputs out is not counted). */
+typedef struct eml__infer_times {
+    uint64_t queue_ns, run_ns;
+} eml__infer_times;
+/* eml__batcher_infer, and on EML_OK *times (may be NULL) filled. */
+eml_status eml__batcher_infer_timed(eml__batcher *b, const eml_tensor *inputs, size_t n_inputs,
+                                    uint64_t deadline_ns, eml_tensor **outputs, size_t *n_outputs,
+                                    eml__infer_times *times, eml_diag *diag);
+
 /* Requests waiting in the queue now (not yet taken by a worker). Thread-safe. */
 uint32_t eml__batcher_queued(eml__batcher *b);
 

@@ -697,7 +697,7 @@ eml_status eml__repo_health_check(eml_repo *repo, const eml__repo_config *cfg,
         if (cfg->max_latency_ms > 0 && *latency_ms > cfg->max_latency_ms) {
             *failed_step = "latency_check";
             st = eml__diag(diag, EML_ERANGE,
-                           "median run time %.3f ms over %u runs is above the limit of %.3f ms",
+                           "median run time %.3f ms over %u runs is above the limit of %.3g ms",
                            *latency_ms, (unsigned)runs, cfg->max_latency_ms);
         }
     }
