@@ -148,8 +148,8 @@ EML_TEST(profile_errors)
     check_one_error_line(edgeml("profile '%s' --data '%s' --json --frob", model, TEST), 2);
     check_one_error_line(edgeml("profile '%s' --data '%s/none.npy' --json", model, work), 1);
     /* Labels are not images: one value per sample for an input of 784. */
-    check_one_error_line(
-        edgeml("profile '%s' --data '%s/train-labels-idx1-ubyte.gz' --json", model, DATA_DIR), 1);
+    const char *labels = FASHION_DIR "/train-labels-idx1-ubyte.gz";
+    check_one_error_line(edgeml("profile '%s' --data '%s' --json", model, labels), 1);
     CHECK(strstr(err_text, "wants") != NULL);
     /* --axis 4 is beyond the input's rank 4. */
     check_one_error_line(edgeml("profile '%s' --data '%s' --limit 5 --json --axis 4", model, TEST),
