@@ -18,6 +18,7 @@
 #include "edgeml/edgeml.h"
 #include "harness.h"
 #include "mqtt_util.h"
+#include "process_util.h"
 #include "serve/repository.h"
 
 #define IMAGES "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"
@@ -30,19 +31,12 @@ static pid_t broker_pid, node_pid[2];
 static eml_env *env;
 static eml_tensor images, labels; /* float32 [N_EVAL,1,28,28] = pixel/255, uint8 [N_EVAL] */
 
-static void stop(pid_t *pid)
-{
-    if (*pid > 0 && kill(*pid, SIGKILL) == 0)
-        waitpid(*pid, NULL, 0);
-    *pid = 0;
-}
-
 /* A failed REQUIRE exits: no child may outlive the test (CTest would wait for it). */
 static void kill_children(void)
 {
-    stop(&node_pid[0]);
-    stop(&node_pid[1]);
-    stop(&broker_pid);
+    proc_stop(&node_pid[0], SIGKILL);
+    proc_stop(&node_pid[1], SIGKILL);
+    proc_stop(&broker_pid, SIGKILL);
 }
 
 static void setup(const char *name)
@@ -388,16 +382,7 @@ static void start_node(int i, const char *id)
     char *argv[] = {edgemld, "--repo", repo,   "--listen",      "off", "--broker",  broker,
                     "--site", SITE,    "--node-id", (char *)id, "--heartbeat-s", "1", "--threads",
                     "1",      NULL};
-    node_pid[i] = fork();
-    REQUIRE(node_pid[i] >= 0);
-    if (node_pid[i] == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        FILE *f = freopen(log, "w", stdout);
-        if (f)
-            dup2(fileno(f), 2);
-        execv(argv[0], argv);
-        _exit(127);
-    }
+    node_pid[i] = proc_spawn(argv, log);
 }
 
 /* Every .npy artifact of the site gets its bytes inverted (same size: the manager keeps them). */
@@ -617,7 +602,7 @@ EML_TEST(evaluate_over_mqtt)
                  EML_ECORRUPT);
     CHECK(has(&d, "SHA-256 mismatch"));
     /* A node that went away. */
-    stop(&node_pid[1]);
+    proc_stop(&node_pid[1], SIGKILL);
     for (int i = 0; i < 100; i++) {
         REQUIRE_OK(eml_manager_status(m, &ss, &d), &d);
         if (ss.nodes_online == 2)

@@ -20,6 +20,7 @@
 #include "fashion_util.h"
 #include "harness.h"
 #include "mqtt_util.h"
+#include "process_util.h"
 
 #define SITE "plant-7"
 #define N_NODES 3
@@ -30,41 +31,12 @@ static pid_t broker_pid, node_pid[N_NODES];
 static eml_env *env;
 static eml_tensor images, labels;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void stop(pid_t *pid, int sig)
-{
-    if (*pid > 0 && kill(*pid, sig) == 0)
-        waitpid(*pid, NULL, 0);
-    *pid = 0;
-}
-
 /* A failed REQUIRE exits: no child may outlive the test (CTest would wait for it). */
 static void kill_children(void)
 {
     for (int i = 0; i < N_NODES; i++)
-        stop(&node_pid[i], SIGKILL);
-    stop(&broker_pid, SIGKILL);
-}
-
-static pid_t spawn(char *const argv[], const char *log)
-{
-    pid_t pid = fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        FILE *f = freopen(log, "w", stdout);
-        if (f)
-            dup2(fileno(f), 2);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
+        proc_stop(&node_pid[i], SIGKILL);
+    proc_stop(&broker_pid, SIGKILL);
 }
 
 static void start_broker(void)
@@ -81,7 +53,7 @@ static void start_node(int i)
     char *argv[] = {edgemld, "--repo",    repo, "--listen",  "off", "--broker",
                     broker,  "--site",    SITE, "--node-id", id,    "--heartbeat-s",
                     "1",     "--threads", "1",  NULL};
-    node_pid[i] = spawn(argv, log);
+    node_pid[i] = proc_spawn(argv, log);
 }
 
 static void setup(void)
@@ -191,10 +163,10 @@ EML_TEST(fleet_over_mqtt)
 
     /* The nodes announce themselves: local + 3 online. */
     eml_site_status ss;
-    double t0 = now_s();
+    double t0 = proc_now_s();
     for (;;) {
         REQUIRE_OK(eml_manager_status(m, &ss, &d), &d);
-        if (ss.nodes_online == N_NODES + 1 || now_s() - t0 > 20)
+        if (ss.nodes_online == N_NODES + 1 || proc_now_s() - t0 > 20)
             break;
         mqtt_sleep_ms(100);
     }
@@ -249,9 +221,9 @@ EML_TEST(fleet_over_mqtt)
     CHECK(classify(m, "nope", 0, &st, &d) == -1 && st == EML_ENOTFOUND);
 
     /* kill -9 n3: offline within the heartbeat window (3 x 1 s), then a clear error. */
-    stop(&node_pid[2], SIGKILL);
-    t0 = now_s();
-    while (node_online(m, "n3") && now_s() - t0 < 10)
+    proc_stop(&node_pid[2], SIGKILL);
+    t0 = proc_now_s();
+    while (node_online(m, "n3") && proc_now_s() - t0 < 10)
         mqtt_sleep_ms(100);
     CHECK(!node_online(m, "n3"));
     CHECK(classify(m, "n3", 0, &st, &d) == -1 && st == EML_EIO);
@@ -263,27 +235,27 @@ EML_TEST(fleet_over_mqtt)
     /* n2 frozen (SIGSTOP): its connection stays open, so no will; it goes offline when its
      * last heartbeat is older than 3 x 1 s, and comes back online when it runs again. */
     kill(node_pid[1], SIGSTOP);
-    t0 = now_s();
-    while (node_online(m, "n2") && now_s() - t0 < 15)
+    t0 = proc_now_s();
+    while (node_online(m, "n2") && proc_now_s() - t0 < 15)
         mqtt_sleep_ms(100);
     CHECK(!node_online(m, "n2"));
     kill(node_pid[1], SIGCONT);
-    t0 = now_s();
-    while (!node_online(m, "n2") && now_s() - t0 < 30)
+    t0 = proc_now_s();
+    while (!node_online(m, "n2") && proc_now_s() - t0 < 30)
         mqtt_sleep_ms(100);
     CHECK(node_online(m, "n2"));
 
     /* The broker stops: a clear error naming the broker. */
-    stop(&broker_pid, SIGTERM);
+    proc_stop(&broker_pid, SIGTERM);
     CHECK(classify(m, "n1", 0, &st, &d) == -1 && st == EML_EIO);
     CHECK(has(&d, broker));
     fprintf(stderr, "with the broker stopped: %s\n", eml_test_diag_message(&d));
 
     /* It restarts: the manager and the nodes reconnect, and a later command succeeds. */
     start_broker();
-    t0 = now_s();
+    t0 = proc_now_s();
     int cls = -1;
-    while (cls < 0 && now_s() - t0 < 60) {
+    while (cls < 0 && proc_now_s() - t0 < 60) {
         cls = classify(m, "n1", 0, &st, &d);
         if (cls < 0)
             mqtt_sleep_ms(250);
@@ -308,7 +280,7 @@ EML_TEST(fleet_over_mqtt)
     }
     eml_manager_free(list);
     /* Closing while the broker is down does not hang on the reconnecting client. */
-    stop(&broker_pid, SIGTERM);
+    proc_stop(&broker_pid, SIGTERM);
     mqtt_sleep_ms(200);
     eml_manager_close(m);
     teardown();

@@ -18,6 +18,7 @@
 #include "edgeml/edgeml.h"
 #include "harness.h"
 #include "mqtt_util.h"
+#include "process_util.h"
 
 #define SITE "line-4"
 #define N_NODES 3
@@ -26,27 +27,13 @@ static char work[512], model_v1[1024], model_v2[700], edgemld[1024], edgeml_cli[
 static char broker[64];
 static pid_t broker_pid, node_pid[N_NODES], cli_pid;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void stop(pid_t *pid, int sig)
-{
-    if (*pid > 0 && kill(*pid, sig) == 0)
-        waitpid(*pid, NULL, 0);
-    *pid = 0;
-}
-
 /* A failed REQUIRE exits: no child may outlive the test (CTest would wait for it). */
 static void kill_children(void)
 {
-    stop(&cli_pid, SIGKILL);
+    proc_stop(&cli_pid, SIGKILL);
     for (int i = 0; i < N_NODES; i++)
-        stop(&node_pid[i], SIGKILL);
-    stop(&broker_pid, SIGKILL);
+        proc_stop(&node_pid[i], SIGKILL);
+    proc_stop(&broker_pid, SIGKILL);
 }
 
 static int has(const char *text, const char *part)
@@ -93,21 +80,6 @@ static void teardown(void)
         fprintf(stderr, "could not remove %s\n", work);
 }
 
-static pid_t spawn(char *const argv[], const char *log)
-{
-    pid_t pid = fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        FILE *f = freopen(log, "w", stdout);
-        if (f)
-            dup2(fileno(f), 2);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
 /* mosquitto and nodes n1..n3; node `bad` (0-based, -1: none) fails every health check at the
  * latency limit. */
 static void start_fleet(int bad)
@@ -131,7 +103,7 @@ static void start_fleet(int bad)
             argv[15] = "--health-max-latency-ms";
             argv[16] = "0.000001";
         }
-        node_pid[i] = spawn(argv, log);
+        node_pid[i] = proc_spawn(argv, log);
     }
 }
 
@@ -148,10 +120,10 @@ static eml_manager *open_fleet(void)
     eml_diag_init(&d);
     REQUIRE_OK(eml_manager_open(SITE, &o, &m, &d), &d);
     eml_site_status ss;
-    double t0 = now_s();
+    double t0 = proc_now_s();
     for (;;) {
         REQUIRE_OK(eml_manager_status(m, &ss, &d), &d);
-        if (ss.nodes_online == N_NODES + 1 || now_s() - t0 > 20)
+        if (ss.nodes_online == N_NODES + 1 || proc_now_s() - t0 > 20)
             break;
         mqtt_sleep_ms(100);
     }
@@ -391,7 +363,7 @@ EML_TEST(rollout_resumes_after_the_manager_is_killed)
         wave1_done = has(line, "wave 1 of 2 done");
     }
     REQUIRE(wave1_done);
-    stop(&cli_pid, SIGKILL);
+    proc_stop(&cli_pid, SIGKILL);
     fclose(f);
 
     /* The record the killed manager left: running, wave 1 done, n1 deployed, the rest pending. */
@@ -473,6 +445,11 @@ EML_TEST(rollout_embedded_default_local_node)
     CHECK(n == 1 && nodes[0].node_version == 2);
     eml_manager_free(nodes);
     uint32_t sv = 0;
+    CHECK(serving(m, "local", &sv) == 2 && sv == 2);
+    /* No file: the model's latest site version (2), which the node already serves. */
+    desc.file = NULL;
+    REQUIRE_OK(eml_manager_rollout(m, &desc, NULL, &r, &d), &d);
+    CHECK(strcmp(r.state, "succeeded") == 0 && r.version == 2 && r.id == 3);
     CHECK(serving(m, "local", &sv) == 2 && sv == 2);
 
     /* What a manager killed during a node's deploy leaves: the rollout running, the node

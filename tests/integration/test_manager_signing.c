@@ -21,6 +21,7 @@
 #include "edgeml/edgeml.h"
 #include "harness.h"
 #include "mqtt_util.h"
+#include "process_util.h"
 
 #define N_NODES 2
 
@@ -29,19 +30,12 @@ static pid_t broker_pid, node_pid[N_NODES];
 static eml_env *env;
 static eml_tensor x, y; /* the model's test images and ONNX Runtime's scores */
 
-static void stop(pid_t *pid, int sig)
-{
-    if (*pid > 0 && kill(*pid, sig) == 0)
-        waitpid(*pid, NULL, 0);
-    *pid = 0;
-}
-
 /* A failed REQUIRE exits: no child may outlive the test (CTest would wait for it). */
 static void kill_children(void)
 {
     for (int i = 0; i < N_NODES; i++)
-        stop(&node_pid[i], SIGKILL);
-    stop(&broker_pid, SIGKILL);
+        proc_stop(&node_pid[i], SIGKILL);
+    proc_stop(&broker_pid, SIGKILL);
 }
 
 static void setup(void)

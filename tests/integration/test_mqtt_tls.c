@@ -26,6 +26,7 @@
 #include "fashion_util.h"
 #include "harness.h"
 #include "mqtt_util.h"
+#include "process_util.h"
 
 #define OPENSSL "/usr/bin/openssl"
 #define SITE "tls-lab"
@@ -37,25 +38,11 @@ static pid_t broker_pid, node_pid;
 static eml_env *env;
 static eml_tensor images, labels;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void stop(pid_t *pid, int sig)
-{
-    if (*pid > 0 && kill(*pid, sig) == 0)
-        waitpid(*pid, NULL, 0);
-    *pid = 0;
-}
-
 /* A failed REQUIRE exits: no child may outlive the test (CTest would wait for it). */
 static void kill_children(void)
 {
-    stop(&node_pid, SIGKILL);
-    stop(&broker_pid, SIGKILL);
+    proc_stop(&node_pid, SIGKILL);
+    proc_stop(&broker_pid, SIGKILL);
 }
 
 /* Runs one openssl command in the work folder (its output appended to openssl.log). */
@@ -120,16 +107,8 @@ static void start_broker(void)
             "require_certificate true\ntls_version tlsv1.2\n",
             port, work, work, work);
     fclose(f);
-    broker_pid = fork();
-    REQUIRE(broker_pid >= 0);
-    if (broker_pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        FILE *out = freopen(log, "w", stdout);
-        if (out)
-            dup2(fileno(out), 2);
-        execl(MOSQUITTO, MOSQUITTO, "-c", conf, (char *)NULL);
-        _exit(127);
-    }
+    char *argv[] = {MOSQUITTO, "-c", conf, NULL};
+    broker_pid = proc_spawn(argv, log);
     for (int i = 0; i < 1000 && !mqtt_port_open(port); i++)
         mqtt_sleep_ms(10);
     REQUIRE(mqtt_port_open(port));
@@ -199,16 +178,7 @@ static void start_node(const char *id)
                     broker,  "--site",    SITE, "--node-id", (char *)id, "--heartbeat-s",
                     "1",     "--threads", "1",  "--tls-ca",  ca,         "--tls-cert",
                     cert,    "--tls-key", key,  NULL};
-    node_pid = fork();
-    REQUIRE(node_pid >= 0);
-    if (node_pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        FILE *f = freopen(log, "w", stdout);
-        if (f)
-            dup2(fileno(f), 2);
-        execv(argv[0], argv);
-        _exit(127);
-    }
+    node_pid = proc_spawn(argv, log);
 }
 
 static eml_status open_manager(const char *tls_ca, const char *tls_cert, const char *tls_key,
@@ -275,8 +245,8 @@ static char *node_last_error(const char *tls_ca, const char *tls_cert, const cha
     REQUIRE_OK(eml_agent_create(&o, &a, &d), &d);
     char *last = NULL;
     int connected = 0;
-    double t0 = now_s();
-    while (!last && now_s() - t0 < 10) {
+    double t0 = proc_now_s();
+    while (!last && proc_now_s() - t0 < 10) {
         char *reply = NULL;
         int code = 0;
         const char *cmd = "{\"op\":\"node.status\"}";
@@ -311,10 +281,10 @@ EML_TEST(fleet_over_tls)
     REQUIRE_OK(open_manager(ca, cert, key, &m, &d), &d);
     /* n1 announces itself over TLS: local + n1 online. */
     eml_site_status ss;
-    double t0 = now_s();
+    double t0 = proc_now_s();
     for (;;) {
         REQUIRE_OK(eml_manager_status(m, &ss, &d), &d);
-        if (ss.nodes_online == 2 || now_s() - t0 > 20)
+        if (ss.nodes_online == 2 || proc_now_s() - t0 > 20)
             break;
         mqtt_sleep_ms(100);
     }
@@ -345,10 +315,10 @@ EML_TEST(fleet_over_tls)
 
     /* A manager with a CA that did not sign the broker's certificate: a clear error at open. */
     eml_manager *bad = NULL;
-    t0 = now_s();
+    t0 = proc_now_s();
     CHECK_STATUS(open_manager(other_ca, cert, key, &bad, &d), EML_EIO);
     CHECK(bad == NULL);
-    fprintf(stderr, "wrong CA: %s (%.1f s)\n", d.message, now_s() - t0);
+    fprintf(stderr, "wrong CA: %s (%.1f s)\n", d.message, proc_now_s() - t0);
     CHECK(has(d.message, broker) && has(d.message, "TLS") &&
           has(d.message, "certificate verify failed"));
     /* Without a client certificate the broker refuses the manager. */
@@ -371,9 +341,9 @@ EML_TEST(fleet_over_tls)
 
     /* n1 was never disturbed: still served over TLS. */
     REQUIRE_OK(open_manager(ca, cert, key, &m, &d), &d);
-    t0 = now_s();
+    t0 = proc_now_s();
     int cls = -1;
-    while (cls < 0 && now_s() - t0 < 10) {
+    while (cls < 0 && proc_now_s() - t0 < 10) {
         cls = classify(m, "n1", 0, &st, &d);
         if (cls < 0)
             mqtt_sleep_ms(200);
