@@ -47,7 +47,8 @@ cli_command_fn cli_fleet_form(const char *name, int fleet, cli_command_fn fn);
     "         [--min-weights N] [--keep-first] [--keep-last] [--json]\n" \
     "      make a new model of the site (default id MODEL-int8, MODEL-pruned50, ...) from\n" \
     "      the latest version of MODEL, recorded with its parent; deploy it with\n" \
-    "      'edgeml deploy' (its file is <site>/artifacts/<sha256>.onnx, shown by --json)\n" \
+    "      'edgeml deploy --model NEW' or 'edgeml rollout NEW' (no FILE: the site's latest\n" \
+    "      version; its file is <site>/artifacts/<sha256>.onnx, shown by --json)\n" \
     "Without a site option, 'edgeml bench|quantize MODEL.onnx' work on files as before,\n" \
     "and 'edgeml prune MODEL.onnx -o OUT.onnx' prunes a file.\n"
 

@@ -202,8 +202,9 @@ int cli_deploy(int argc, char **argv)
             return cli_error(CLI_USAGE, "deploy takes one model FILE");
         }
     }
-    if (!file || !desc.id)
-        return cli_error(CLI_USAGE, "deploy needs a model FILE and --model ID");
+    if (!desc.id)
+        return cli_error(CLI_USAGE, "deploy needs --model ID (and the model FILE, unless the "
+                                    "site has the model: then its latest version)");
     desc.file = file;
     eml_manager *m = cli_fleet_open();
     if (!m)

@@ -282,8 +282,9 @@ static void print_derived(eml_manager *m, const char *model, const eml_derive_re
            cli_fleet_bytes(b, sizeof(b), r->bytes_after));
     if (r->sparsity > 0)
         printf(", %.1f%% of the pruned weights zero", 100 * r->sparsity);
-    printf("\nfile %s/artifacts/%s.onnx; deploy it with: edgeml deploy FILE --model %s\n",
-           eml_manager_site_dir(m), r->sha256, r->id);
+    printf("\nfile %s/artifacts/%s.onnx; deploy it with: edgeml deploy --model %s --node NODE"
+           " (or edgeml rollout %s)\n",
+           eml_manager_site_dir(m), r->sha256, r->id, r->id);
 }
 
 int cli_fleet_quantize(int argc, char **argv)

@@ -166,8 +166,8 @@ int cli_rollout(int argc, char **argv)
     long resume_id = 0;
     if (resume && (npos || cli_parse_int(resume, 1, 0x7fffffffL, &resume_id) != 0))
         return cli_error(CLI_USAGE, "rollout --resume takes a rollout ID alone");
-    if (!resume && npos != 2)
-        return cli_error(CLI_USAGE, "rollout needs a MODEL_ID and a FILE (or --resume ID)");
+    if (!resume && npos == 0)
+        return cli_error(CLI_USAGE, "rollout needs a MODEL_ID [and FILE] (or --resume ID)");
     char *list = NULL;
     const char *ids[MAX_NODES];
     if (nodes_arg) {

@@ -185,9 +185,11 @@ static const cli_command commands[] = {
      "  --top K           classes shown per row of [N, C] outputs (default 5)\n"
      "  --json            print one JSON object (outputs in full) instead of text\n"},
     {"deploy", cli_deploy,
-     "FILE --model ID [--name NAME] [--type TYPE] [--input-shape DIMS]\n"
+     "[FILE] --model ID [--name NAME] [--type TYPE] [--input-shape DIMS]\n"
      "            [--output-shape DIMS] [--node NODE] [--json]",
      "register a model file as a version of a site model and deploy it to a node",
+     "  FILE              the ONNX file; left out: the latest version the site has of the\n"
+     "                    model (one made by quantize or prune, or deployed before)\n"
      "  --model ID        the model's id in the site (created on first deploy)\n"
      "  --name, --type    a human name and a kind (\"classification\"), kept in the site\n"
      "  --input-shape, --output-shape DIMS\n"
@@ -203,10 +205,11 @@ static const cli_command commands[] = {
      "  --node NODE       the node (default: local)\n"
      "  --json            print one JSON object instead of text\n"},
     {"rollout", cli_rollout,
-     "MODEL_ID FILE [--nodes A,B,C] [--first N] [--growth F]\n"
+     "MODEL_ID [FILE] [--nodes A,B,C] [--first N] [--growth F]\n"
      "            [--max-failure-ratio R] [--bake-s S] [--no-rollback] [--name N] [--type T]\n"
      "            [--input-shape DIMS] [--output-shape DIMS] [--json]  |  rollout --resume ID",
      "deploy a model file to a group of nodes in waves (docs/rollout.md)",
+     "  FILE              the ONNX file; left out: the model's latest version in the site\n"
      "  --nodes A,B,C     the nodes, in rollout order (default: every node of the site)\n"
      "  --first N         nodes in the first wave (default 1)\n"
      "  --growth F        each wave is the last one times F (default 2: 1, 2, 4, ...)\n"

@@ -196,7 +196,7 @@ typedef struct eml_model_descriptor {
     const char *id;       /* the model's id in the site (a name, as above) */
     const char *name;     /* human name; NULL: the id */
     const char *type;     /* "classification", "detection", ...; NULL: "" */
-    const char *file;     /* the ONNX file */
+    const char *file;     /* the ONNX file; NULL: the latest version the site has of id */
     /* Optional expected shapes of the first input and output (rank 0: not checked). A dim of
      * -1 matches any; a dynamic dim of the model matches any value. */
     int32_t input_rank;

@@ -60,7 +60,7 @@ eml_status eml__manager_store_file(eml_manager *m, const char *path, char sha256
 
 /* Checks a descriptor and its file (shapes included), stores the file and records the model and
  * the version (a new one when its SHA-256 is new) in one transaction: what a deploy or a rollout
- * does before any node is asked. *v: the version row. Returns EML_OK, EML_EINVAL, EML_ENOTFOUND
+ * does before any node is asked. No file: the model's latest site version. *v: the version row. Returns EML_OK, EML_EINVAL, EML_ENOTFOUND
  * (no such file), EML_ESHAPE, the loader's statuses, EML_EIO. */
 eml_status eml__manager_register_version(eml_manager *m, const eml_model_descriptor *desc,
                                         eml__db_version *v, eml_diag *diag);

@@ -134,11 +134,25 @@ eml_status eml__manager_register_version(eml_manager *m, const eml_model_descrip
                          "bad model id '%.80s': 1-64 characters of A-Z a-z 0-9 . _ -, starting "
                          "with a letter or digit",
                          desc->id ? desc->id : "");
-    if (!desc->file || !*desc->file)
-        return eml__diag(diag, EML_EINVAL, "model descriptor: no file");
     if (desc->input_rank > EML_MAX_RANK || desc->output_rank > EML_MAX_RANK ||
         desc->input_rank < 0 || desc->output_rank < 0)
         return eml__diag(diag, EML_EINVAL, "model descriptor: shape rank above %d", EML_MAX_RANK);
+    if (!desc->file || !*desc->file) {
+        /* No file: the model's latest version, from the site's artifacts (a model quantize or
+         * prune made, or one deployed before) */
+        eml__db_version latest;
+        eml_status st = eml__site_db_version_get(m->db, desc->id, 0, &latest, diag);
+        if (st == EML_ENOTFOUND)
+            return eml__diag(diag, st, "model '%s' is not in site '%s': give its file", desc->id,
+                             m->site);
+        if (st != EML_OK)
+            return st;
+        char path[3100];
+        snprintf(path, sizeof(path), "%s/%s", m->dir, latest.file);
+        eml_model_descriptor d = *desc;
+        d.file = path;
+        return eml__manager_register_version(m, &d, v, diag);
+    }
     memset(v, 0, sizeof(*v));
     snprintf(v->model, sizeof(v->model), "%s", desc->id);
     eml_status st = inspect_model(desc, v, diag);

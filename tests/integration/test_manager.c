@@ -374,6 +374,13 @@ EML_TEST(site_quantize_records_a_derived_model)
     REQUIRE_OK(eml_manager_infer(m, "local", "fashion_cnn-int8", &in, 1, &ir, &d), &d);
     CHECK(argmax10(&ir.outputs[0].tensor) == 9);
     eml_infer_result_deinit(&ir);
+    /* With no file, a deploy takes the model's latest site version: the same file again. */
+    desc.file = NULL;
+    REQUIRE_OK(eml_manager_deploy(m, &desc, "local", &r, &d), &d);
+    CHECK(r.version == 1 && strcmp(r.sha256, mi.sha256) == 0);
+    desc.id = "nope";
+    CHECK_STATUS(eml_manager_deploy(m, &desc, "local", &r, &d), EML_ENOTFOUND);
+    CHECK(strstr(d.message, "give its file") != NULL);
     eml_manager_close(m);
     teardown();
 }
