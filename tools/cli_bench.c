@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "cli_bench_profile.h"
 
 /* Generated float inputs are drawn from this seed, so that two runs see the same data. */
 #define BENCH_SEED 1234u
@@ -22,6 +23,7 @@ typedef struct bench_options {
     long runs;    /* measured runs, when seconds is 0 */
     double seconds;
     int json;
+    int profile; /* --profile: a separate profiled pass after the latency runs */
     const char **specs; /* --input [NAME=]FILE */
     int n_specs;
     const char **shapes; /* --shape NAME=DxD... */
@@ -99,6 +101,9 @@ static int parse_args(int argc, char **argv, bench_options *o)
             have_seconds = 1;
         } else if (strcmp(a, "--json") == 0) {
             o->json = 1;
+            i++;
+        } else if (strcmp(a, "--profile") == 0) {
+            o->profile = 1;
             i++;
         } else if (a[0] == '-' && a[1]) {
             return cli_error(CLI_USAGE, "bench: unknown option '%s'", a);
@@ -498,7 +503,8 @@ static const char *input_source(const bench_state *s, size_t i)
     return s->files.files[i] ? "file" : s->feeds[i].data ? "generated" : "default";
 }
 
-static void print_json(const bench_options *o, const bench_state *s, const bench_report *r)
+static void print_json(const bench_options *o, const bench_state *s, const bench_report *r,
+                       const bench_profile *prof)
 {
     FILE *f = stdout;
     fputs("{\"runtime\": \"edgeml\", \"version\": \"" EML_VERSION_STRING "\", \"model\": ", f);
@@ -548,6 +554,8 @@ static void print_json(const bench_options *o, const bench_state *s, const bench
         fputs(", \"isa\": ", f);
         cli_json_string(f, r->isa);
     }
+    if (prof)
+        bench_profile_print_json(f, prof);
     fputs("}\n", f);
 }
 
@@ -632,10 +640,24 @@ static int bench_model(const bench_options *o, bench_state *s)
     if (!r.cpu[0])
         cpuinfo_field("Hardware", r.cpu, sizeof(r.cpu));
     r.isa = cpu_isa();
-    if (o->json)
-        print_json(o, s, &r);
-    else
+    /* profiled after the latency runs, on its own session, so that those stay unprofiled */
+    bench_profile prof;
+    memset(&prof, 0, sizeof(prof));
+    if (o->profile) {
+        rc = bench_profile_run(s->plan, s->env, s->feeds, s->files.count, s->n_ms, &prof);
+        if (rc != CLI_OK) {
+            bench_profile_free(&prof);
+            return rc;
+        }
+    }
+    if (o->json) {
+        print_json(o, s, &r, o->profile ? &prof : NULL);
+    } else {
         print_text(o, s, &r);
+        if (o->profile)
+            bench_profile_print_text(stdout, &prof);
+    }
+    bench_profile_free(&prof);
     return CLI_OK;
 }
 

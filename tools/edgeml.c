@@ -56,7 +56,7 @@ static const cli_command commands[] = {
      "its channel count (1: grayscale, 3: RGB).\n"},
     {"bench", cli_bench,
      "MODEL [--threads N] [--warmup N] [--runs N | --seconds S]\n"
-     "            [--input [NAME=]FILE]... [--shape NAME=DIMS]... [--json]\n"
+     "            [--input [NAME=]FILE]... [--shape NAME=DIMS]... [--profile] [--json]\n"
      "            [--no-optimize] [--level N] [--disable-pass NAME[,NAME]]",
      "time a model's runs: latency percentiles, throughput, arena and peak memory",
      "  --threads N       threads of the pool (default: one per CPU)\n"
@@ -67,6 +67,12 @@ static const cli_command commands[] = {
      "                    feed an input from a file (.pb, .npy, image), as 'edgeml run' does\n"
      "  --shape NAME=DIMS shape of a generated input, like 1x3x224x224\n"
      "  --json            print one JSON object instead of text\n"
+     "  --profile         then time every node: after the latency runs (which stay\n"
+     "                    unprofiled), a separate pass of as many runs on a profiled session\n"
+     "                    (one warm-up first); prints the top 15 nodes by time (op, kernel,\n"
+     "                    mean us per run, % of a run, GMAC/s), the time per op type, and\n"
+     "                    the sum of the nodes against the mean profiled run; with --json,\n"
+     "                    a \"profile\" array of every executed node\n"
      CLI_OPTIMIZE_HELP
      "The graph is optimized as 'edgeml run' optimizes it. Inputs without a file are\n"
      "generated: float inputs standard normal from a fixed seed (printed), integer and bool\n"

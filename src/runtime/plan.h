@@ -3,6 +3,8 @@
 #ifndef EML_RUNTIME_PLAN_H
 #define EML_RUNTIME_PLAN_H
 
+#include <time.h>
+
 #include "edgeml/runtime.h"
 #include "graph/graph.h"
 #include "kernels/fast.h"
@@ -53,6 +55,7 @@ typedef struct eml_spec {
     uint64_t arena_bytes;
     uint64_t activations_bytes;
     uint64_t macs;
+    uint64_t *node_macs;        /* per plan node: infer's multiply-accumulates (for profiles) */
 } eml_spec;
 
 /* Infers every shape for the given input shapes (data NULL: shapes only), folds what is constant,
@@ -62,17 +65,34 @@ eml_status eml__spec_build(const eml_plan *plan, const eml_tensor *inputs, eml_p
                            eml_spec *spec, eml_diag *diag);
 void eml__spec_deinit(eml_spec *spec);
 
+/* A session's per-node profile (eml_session_options.profile), allocated with the session:
+ * arrays of plan->n_nodes entries that the executors add to. NULL where profiling is off. */
+typedef struct eml_prof {
+    uint64_t *ns;     /* wall time between the node's start and end boundaries, summed */
+    uint64_t *runs;   /* times the node ran */
+    uint64_t *macs;   /* the node's multiply-accumulates as last inferred (dynamic path) */
+} eml_prof;
+
+/* CLOCK_MONOTONIC now, in nanoseconds: one read per node boundary of a profiled run. */
+static inline uint64_t eml__prof_now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
 /* Runs a static spec with its arena: binds inputs, runs every node not folded.
- * inputs: one per graph input (data NULL: the default). */
+ * inputs: one per graph input (data NULL: the default). prof: NULL, or where node times go. */
 eml_status eml__spec_run(eml_spec *spec, void *arena, const eml_tensor *inputs, eml_pool *pool,
-                         eml_diag *diag);
+                         eml_prof *prof, eml_diag *diag);
 
 /* Runs a plan node by node, inferring each node's shapes from the data (for graphs whose shapes
  * depend on values, and for If branches). values: per value of plan->graph, in/out: inputs,
  * initializers and outer values set by the caller (data borrowed); computed values get data
- * owned by the run (owned[v] true). */
+ * owned by the run (owned[v] true). prof: NULL, or where the top-level nodes' times go (an If
+ * counts as one node, its branch included). */
 eml_status eml__run_dynamic(const eml_plan *plan, eml_tensor *values, bool *owned,
-                            eml_pool *pool, eml_diag *diag);
+                            eml_pool *pool, eml_prof *prof, eml_diag *diag);
 
 /* Builds a subplan for an If branch. */
 eml_status eml__plan_build(const eml_graph *graph, const eml_plan *parent, eml_plan **out,

@@ -10,7 +10,7 @@ typedef struct scope {
 } scope;
 
 static eml_status run_plan(const eml_plan *p, eml_tensor *values, bool *owned,
-                           const scope *parent, eml_pool *pool, eml_diag *diag);
+                           const scope *parent, eml_pool *pool, eml_prof *prof, eml_diag *diag);
 
 static void release(eml_env *env, eml_tensor *values, bool *owned, int32_t v)
 {
@@ -70,7 +70,7 @@ static eml_status run_if(const eml_plan_node *pn, eml_tensor *in, eml_tensor *ou
         st = EML_ENOMEM;
         goto fail;
     }
-    EML_TRY(run_plan(sub, values, owned, me, pool, diag));
+    EML_TRY(run_plan(sub, values, owned, me, pool, NULL, diag));
     if ((int32_t)sg->n_outputs != pn->node->n_outputs) {
         st = eml__diag(diag, EML_EGRAPH, "If at node '%s': branch has %zu outputs, node has %d",
                        pn->node->name, sg->n_outputs, (int)pn->node->n_outputs);
@@ -99,7 +99,8 @@ fail:
 }
 
 static eml_status run_node(const eml_plan *p, const eml_plan_node *pn, eml_tensor *in,
-                           eml_tensor *out, const scope *me, eml_pool *pool, eml_diag *diag)
+                           eml_tensor *out, const scope *me, eml_pool *pool, uint64_t *macs,
+                           eml_diag *diag)
 {
     eml_env *env = p->env;
     const eml_node *node = pn->node;
@@ -115,6 +116,8 @@ static eml_status run_node(const eml_plan *p, const eml_plan_node *pn, eml_tenso
     }
     if (st != EML_OK)
         return st;
+    if (macs)
+        *macs = ic.macs;
     for (int32_t k = 0; k < node->n_outputs; k++) {
         if (node->outputs[k] < 0 && out[k].dtype == EML_DTYPE_UNDEFINED)
             continue;
@@ -142,11 +145,14 @@ fail:
 }
 
 static eml_status run_plan(const eml_plan *p, eml_tensor *values, bool *owned,
-                           const scope *parent, eml_pool *pool, eml_diag *diag)
+                           const scope *parent, eml_pool *pool, eml_prof *prof, eml_diag *diag)
 {
     eml_env *env = p->env;
     scope me = {p, values, parent};
     eml_status st = bind_outer_and_constants(p, values, parent, diag);
+    /* profiled: one clock read per node boundary; a node's time here includes its shape
+     * inference and the allocation and release of its buffers */
+    uint64_t t_prev = prof ? eml__prof_now_ns() : 0;
     for (size_t i = 0; i < p->n_nodes && st == EML_OK; i++) {
         const eml_plan_node *pn = &p->nodes[i];
         const eml_node *node = pn->node;
@@ -160,7 +166,7 @@ static eml_status run_plan(const eml_plan *p, eml_tensor *values, bool *owned,
             if (v >= 0)
                 in[k] = values[v];
         }
-        st = run_node(p, pn, in, out, &me, pool, diag);
+        st = run_node(p, pn, in, out, &me, pool, prof ? &prof->macs[i] : NULL, diag);
         for (int32_t k = 0; k < node->n_outputs; k++) {
             int32_t v = node->outputs[k];
             if (v >= 0 && out[k].data) {
@@ -182,12 +188,18 @@ static eml_status run_plan(const eml_plan *p, eml_tensor *values, bool *owned,
             if (p->last_use[v] == (int32_t)i)
                 release(env, values, owned, v);
         }
+        if (prof) {
+            uint64_t t = eml__prof_now_ns();
+            prof->ns[i] += t - t_prev;
+            prof->runs[i]++;
+            t_prev = t;
+        }
     }
     return st;
 }
 
 eml_status eml__run_dynamic(const eml_plan *plan, eml_tensor *values, bool *owned,
-                            eml_pool *pool, eml_diag *diag)
+                            eml_pool *pool, eml_prof *prof, eml_diag *diag)
 {
-    return run_plan(plan, values, owned, NULL, pool, diag);
+    return run_plan(plan, values, owned, NULL, pool, prof, diag);
 }

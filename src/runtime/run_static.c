@@ -3,7 +3,7 @@
 #include "runtime/plan.h"
 
 eml_status eml__spec_run(eml_spec *s, void *arena, const eml_tensor *inputs, eml_pool *pool,
-                         eml_diag *diag)
+                         eml_prof *prof, eml_diag *diag)
 {
     const eml_plan *p = s->plan;
     const eml_graph *g = p->graph;
@@ -17,6 +17,8 @@ eml_status eml__spec_run(eml_spec *s, void *arena, const eml_tensor *inputs, eml
         if (s->kinds[v] == EML_KIND_ARENA)
             s->values[v].data = base + s->offsets[v];
     }
+    /* profiled: one clock read per node boundary; a node's time includes binding its views */
+    uint64_t t_prev = prof ? eml__prof_now_ns() : 0;
     for (size_t i = 0; i < p->n_nodes; i++) {
         if (s->folded[i])
             continue;
@@ -39,6 +41,12 @@ eml_status eml__spec_run(eml_spec *s, void *arena, const eml_tensor *inputs, eml
                              s->scratch_bytes[i] ? base + s->scratch_offset[i] : NULL,
                              s->scratch_bytes[i], pool, diag};
         eml_status st = eml__node_run(pn, &kc);
+        if (prof) {
+            uint64_t t = eml__prof_now_ns();
+            prof->ns[i] += t - t_prev;
+            prof->runs[i]++;
+            t_prev = t;
+        }
         if (st != EML_OK) {
             eml__diag_where(diag, NULL, node->name, node->op_type, node->opset, -1);
             return st;

@@ -18,6 +18,8 @@ struct eml_session {
     bool *dyn_owned;
     bool last_dynamic;
     bool has_run;
+    eml_prof prof;              /* per plan node; arrays NULL when profiling is off */
+    bool profiling;
 };
 
 void eml_session_options_init(eml_session_options *opts)
@@ -52,6 +54,17 @@ eml_status eml_session_create(const eml_plan *plan, const eml_session_options *o
         eml_session_destroy(s);
         return EML_ENOMEM;
     }
+    if (o.profile) {
+        size_t nn = EML_MAX(plan->n_nodes, 1);
+        s->profiling = true;
+        s->prof.ns = eml__calloc(env, nn, sizeof(uint64_t));
+        s->prof.runs = eml__calloc(env, nn, sizeof(uint64_t));
+        s->prof.macs = eml__calloc(env, nn, sizeof(uint64_t));
+        if (!s->prof.ns || !s->prof.runs || !s->prof.macs) {
+            eml_session_destroy(s);
+            return EML_ENOMEM;
+        }
+    }
     *out = s;
     return EML_OK;
 }
@@ -79,6 +92,9 @@ void eml_session_destroy(eml_session *s)
     eml__free(s->env, s->spec_shapes);
     eml__free(s->env, s->dyn_values);
     eml__free(s->env, s->dyn_owned);
+    eml__free(s->env, s->prof.ns);
+    eml__free(s->env, s->prof.runs);
+    eml__free(s->env, s->prof.macs);
     eml__free(s->env, s);
 }
 
@@ -166,7 +182,8 @@ static eml_status run_dynamic(eml_session *s, const eml_tensor *inputs, eml_diag
         if (inputs[i].data || inputs[i].dtype != EML_DTYPE_UNDEFINED)
             s->dyn_values[g->inputs[i]] = inputs[i];
     }
-    return eml__run_dynamic(s->plan, s->dyn_values, s->dyn_owned, s->pool, diag);
+    return eml__run_dynamic(s->plan, s->dyn_values, s->dyn_owned, s->pool,
+                            s->profiling ? &s->prof : NULL, diag);
 }
 
 eml_status eml_session_run(eml_session *s, const eml_tensor *inputs, size_t n_inputs,
@@ -208,7 +225,8 @@ eml_status eml_session_run(eml_session *s, const eml_tensor *inputs, size_t n_in
     }
     if (s->spec.is_static) {
         s->last_dynamic = false;
-        st = eml__spec_run(&s->spec, s->arena, inputs, s->pool, diag);
+        st = eml__spec_run(&s->spec, s->arena, inputs, s->pool, s->profiling ? &s->prof : NULL,
+                           diag);
     } else {
         s->last_dynamic = true;
         /* inputs taking their defaults are bound by the executor from the initializers */
@@ -235,4 +253,58 @@ eml_status eml_session_output(const eml_session *s, size_t index, eml_tensor *ou
     int32_t v = g->outputs[index];
     *out = s->last_dynamic ? s->dyn_values[v] : s->spec.values[v];
     return EML_OK;
+}
+
+eml_status eml_session_profile(const eml_session *s, eml_node_profile **out, size_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    if (!s->profiling)
+        return EML_EINVAL;
+    const eml_plan *p = s->plan;
+    size_t n = 0;
+    for (size_t i = 0; i < p->n_nodes; i++)
+        n += s->prof.runs[i] > 0;
+    if (n == 0)
+        return EML_OK;
+    eml_node_profile *list = eml__calloc(s->env, n, sizeof(*list));
+    if (!list)
+        return EML_ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < p->n_nodes; i++) {
+        if (s->prof.runs[i] == 0)
+            continue;
+        eml_plan_node_info info;
+        eml_plan_node_get(p, i, &info);
+        eml_node_profile *e = &list[k++];
+        e->name = info.name;
+        e->op_type = info.op_type;
+        e->kernel = info.kernel;
+        e->index = i;
+        e->total_ns = s->prof.ns[i];
+        e->runs = s->prof.runs[i];
+        /* the static path's MACs come from its specialization, the dynamic path's from the
+         * node's last inference */
+        e->macs = !s->last_dynamic && s->has_spec && s->spec.is_static ? s->spec.node_macs[i]
+                                                                        : s->prof.macs[i];
+    }
+    *out = list;
+    *count = n;
+    return EML_OK;
+}
+
+void eml_session_profile_reset(eml_session *s)
+{
+    if (!s->profiling)
+        return;
+    size_t nn = EML_MAX(s->plan->n_nodes, 1);
+    memset(s->prof.ns, 0, nn * sizeof(uint64_t));
+    memset(s->prof.runs, 0, nn * sizeof(uint64_t));
+    memset(s->prof.macs, 0, nn * sizeof(uint64_t));
+}
+
+void eml_profile_free(eml_env *env, eml_node_profile *profile)
+{
+    if (profile)
+        eml__free(env, profile);
 }

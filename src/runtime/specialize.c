@@ -26,6 +26,7 @@ void eml__spec_deinit(eml_spec *s)
     eml__free(env, s->node_outputs);
     eml__free(env, s->slot_offsets);
     eml__free(env, s->out_base);
+    eml__free(env, s->node_macs);
     memset(s, 0, sizeof(*s));
 }
 
@@ -44,8 +45,9 @@ static eml_status spec_alloc(eml_spec *s, const eml_plan *p)
     s->scratch_bytes = eml__calloc(env, nn, sizeof(uint64_t));
     s->node_inputs = eml__calloc(env, nn, sizeof(eml_tensor *));
     s->node_outputs = eml__calloc(env, nn, sizeof(eml_tensor *));
+    s->node_macs = eml__calloc(env, nn, sizeof(uint64_t));
     if (!s->values || !s->kinds || !s->offsets || !s->owned || !s->folded || !s->scratch_offset ||
-        !s->scratch_bytes || !s->node_inputs || !s->node_outputs)
+        !s->scratch_bytes || !s->node_inputs || !s->node_outputs || !s->node_macs)
         return EML_ENOMEM;
     /* one block of tensor views for every node's inputs and outputs */
     size_t total = 1;
@@ -224,6 +226,7 @@ static eml_status infer_all(eml_spec *s, eml_pool *pool, eml_diag *diag)
         if (st != EML_OK)
             return st;
         s->macs += ic.macs;
+        s->node_macs[i] = ic.macs;
         for (int32_t k = 0; k < node->n_outputs; k++) {
             if (node->outputs[k] < 0 && out[k].dtype == EML_DTYPE_UNDEFINED)
                 continue;

@@ -144,3 +144,54 @@ EML_TEST(bench_failures_are_one_line)
     check_bench_error(edgeml("bench '%s' --input '%s/nothing.npy'", model, work), 1);
     teardown();
 }
+
+/* Occurrences of `needle` in `text`. */
+static int count_of(const char *text, const char *needle)
+{
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* --profile: after the normal report, the per-node and per-op tables (text) or a "profile"
+ * array of every executed node, each with the pass's run count (JSON). */
+EML_TEST(bench_profile)
+{
+    bench_setup();
+    REQUIRE(edgeml("bench '%s' --profile --runs 5 --threads 1", model) == 0);
+    CHECK(err_text[0] == 0);
+    CHECK(strstr(out_text, "measured: 5 runs") != NULL);
+    const char *prof = strstr(out_text, "profile: a separate pass of 5 profiled runs");
+    REQUIRE(prof != NULL);
+    CHECK(strstr(prof, "sum of nodes ") != NULL && strstr(prof, " ms of a mean run ") != NULL);
+    const char *top = strstr(prof, " nodes by time:\n");
+    REQUIRE(top != NULL);
+    CHECK(strstr(top, "  node ") != NULL && strstr(top, " kernel ") != NULL &&
+          strstr(top, "mean us") != NULL && strstr(top, "GMAC/s") != NULL);
+    CHECK(strstr(top, "/features/features.0/Conv") != NULL); /* the CNN's first conv */
+    const char *ops = strstr(top, "by op type:\n");
+    REQUIRE(ops != NULL);
+    CHECK(strstr(ops, " count ") != NULL && strstr(ops, "Conv ") != NULL);
+    CHECK(strstr(ops, "%\n") != NULL);
+    REQUIRE(edgeml("help bench") == 0);
+    CHECK(strstr(out_text, "--profile") != NULL && strstr(out_text, "separate pass") != NULL);
+
+    REQUIRE(edgeml("bench '%s' --profile --runs 5 --json", model) == 0);
+    check_report(5);
+    const char *arr = strstr(out_text, "\"profile\": [{\"node\": ");
+    REQUIRE(arr != NULL);
+    int nodes = count_of(arr, "{\"node\": ");
+    CHECK(nodes >= 5);
+    CHECK(count_of(arr, "\"runs\": 5, ") == nodes);
+    CHECK(count_of(arr, "\"kernel\": ") == nodes);
+    CHECK(strstr(arr, "\"gmacs_per_s\": ") != NULL);
+    CHECK(json_number(NULL, "profile_runs") == 5);
+    double sum = json_number(NULL, "profile_sum_nodes_ms");
+    double mean = json_number(NULL, "profile_mean_run_ms");
+    CHECK(sum > 0 && sum <= mean);
+    /* without --profile: no profile */
+    REQUIRE(edgeml("bench '%s' --runs 2 --json", model) == 0);
+    CHECK(strstr(out_text, "\"profile") == NULL);
+    teardown();
+}
