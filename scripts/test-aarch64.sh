@@ -17,17 +17,20 @@ cmake -S . -B "$dir" -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-aarch64.cmake \
   -DEML_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 
 # The unit tests that compare every usable kernel variant with the reference (GEMM, indirect
-# GEMM, NHWC convolution / depthwise / pooling, elementwise, softmax), the real models, and the
+# GEMM, NHWC convolution / depthwise / pooling, elementwise, softmax, uint8 QConv: NEON dot
+# product and plain NEON, both usable under qemu's default "max" CPU), the real models, and the
 # conformance runner: only their programs are built.
 units=(test_f32_gemm test_fast_gemm_ops test_fast_elementwise test_nhwc test_nhwc_pool
-       test_nhwc_layout test_passes_models)
-targets=(test_integration_test_models test_conformance_onnx_backend)
+       test_nhwc_layout test_passes_models test_qconv)
+targets=(test_integration_test_models test_integration_test_quantize test_conformance_onnx_backend)
 for u in "${units[@]}"; do targets+=("test_unit_$u"); done
 cmake --build "$dir" -j"$(nproc)" --target "${targets[@]}"
 
 unit_re=$(IFS='|'; echo "${units[*]}")
 tests="^unit\\.($unit_re)\\.|^conformance\\.onnx_backend\\."
 tests+="|^integration\\.test_models\\.(bundled_fashion_cnn|fashion_mlp)"
+# The INT8 Fashion CNN planned onto QConv (the integer kernels' model-level check)
+tests+="|^integration\\.test_quantize\\.fashion_cnn_int8_runs_on_integer_ops"
 # Most of the models' tests run ResNet-18, MobileNet-v2 and SqueezeNet, and the accuracy test
 # 10,000 images: minutes each under qemu.
 skip="layout_model_(mobilenet|resnet|squeezenet)|(mobilenet_v2|resnet18|squeezenet1_1)_optimized"

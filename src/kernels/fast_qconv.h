@@ -43,7 +43,7 @@ typedef void (*eml_qs8_dw_row_fn)(const eml_qs8_dw_job *job, int64_t oy, uint8_t
 typedef struct eml_qs8_conv_kernel {
     const char *name;
     uint32_t isa;
-    uint32_t mr, nr, kg; /* kg: rows of K per packed group (4 or 2) */
+    uint32_t mr, nr, kg; /* kg: rows of K per packed group (4, 2 or 1) */
     bool a_i16;          /* A rows as int16 (widened) */
     eml_qs8_gemm_ukernel_fn gemm;
     uint32_t dw_lanes;

@@ -1,8 +1,9 @@
 /* Property tests of the integer kernels: the shared requantization on hand-computed values, and
- * every fast QConv variant this CPU runs (AVX-512 VNNI, AVX2) and fast QAdd against the reference
- * kernels, bit for bit, on random shapes around the tiles (odd channel counts, K tails, 1x1
- * direct rows, padding, strides, dilations, depthwise, per-tensor and per-channel scales, clamps),
- * the u8·s8 saturation edge (255 · -128 pairs), and 1, 2 and 3 threads. */
+ * every fast QConv variant this CPU runs (AVX-512 VNNI, AVX2; on aarch64 NEON dot product and plain
+ * NEON) and fast QAdd against the reference kernels, bit for bit, on random shapes around the
+ * tiles (odd channel counts, K tails, 1x1 direct rows, padding, strides, dilations, depthwise,
+ * per-tensor and per-channel scales, clamps), the u8·s8 saturation edge (255 · -128 pairs), zero
+ * points 0, 128 and 255, and 1, 2 and 3 threads. */
 #include <math.h>
 #include <string.h>
 
@@ -77,6 +78,9 @@ static eml_tensor tensor(eml_dtype dt, int rank, const int64_t *dims, void *data
 typedef struct conv_case {
     int64_t n, h, w, c, o, kh, kw, sh, sw, dh, dw, pads[4], group;
     bool per_channel, clamp, extreme;
+    bool fixed_zp; /* x_zp, y_zp below instead of random ones */
+    uint8_t x_zp, y_zp;
+    bool w127; /* weights in -127..127 (symmetric int8) */
 } conv_case;
 
 /* Runs one case on the reference kernel and every usable fast variant with 1-3 threads;
@@ -116,7 +120,9 @@ static bool run_case(const conv_case *cc, eml_pool **pools)
     for (size_t i = 0; i < xn; i++)
         xv[i] = cc->extreme ? (eml_test_rand() % 4 ? 255 : 0) : (uint8_t)eml_test_rand();
     for (size_t i = 0; i < wn; i++)
-        wv[i] = cc->extreme ? (eml_test_rand() % 4 ? -128 : 127) : (int8_t)eml_test_rand();
+        wv[i] = cc->extreme ? (eml_test_rand() % 4 ? -128 : 127)
+                : cc->w127  ? (int8_t)((int)(eml_test_rand() % 255) - 127)
+                            : (int8_t)eml_test_rand();
     for (int64_t i = 0; i < cc->o; i++) {
         bias[i] = (int32_t)(eml_test_rand() % 200001) - 100000;
         ws[i] = eml_test_randf(0.001f, 0.01f);
@@ -128,6 +134,10 @@ static bool run_case(const conv_case *cc, eml_pool **pools)
     if (cc->extreme)
         ys = (float)(xs * 0.01 * k * 255.0 * 128.0 / 100.0);
     uint8_t xz = cc->extreme ? 0 : (uint8_t)eml_test_rand(), yz = (uint8_t)eml_test_rand();
+    if (cc->fixed_zp) {
+        xz = cc->x_zp;
+        yz = cc->y_zp;
+    }
     const int64_t one[1] = {1}, od[1] = {cc->o};
     eml_tensor in[9] = {
         x,
@@ -298,6 +308,83 @@ static void saturation(eml_pool **pools)
 EML_TEST(qconv_saturation_edges_are_exact)
 {
     with_pools(saturation);
+}
+
+/* Zero points at the ends and middle of the uint8 range for input and output (x - x_zp reaches
+ * ±255; the extreme cases' inputs are only 0 and 255), symmetric weights in -127..127 and the
+ * -128/127 extremes, K tails (K = 9c, c odd), odd channel counts, 1x1 direct rows, and depthwise
+ * with strides 1 and 2. */
+static void zero_point_edges(eml_pool **pools)
+{
+    static const uint8_t zps[3] = {0, 128, 255};
+    int done = 0;
+    for (int zi = 0; zi < 3; zi++)
+        for (int yi = 0; yi < 3; yi++)
+            for (int v = 0; v < 4; v++) {
+                conv_case cc = {.n = 1, .h = rnd(3, 7), .w = rnd(3, 9), .sh = 1, .sw = 1,
+                                .dh = 1, .dw = 1, .group = 1, .per_channel = v % 2 == 0,
+                                .clamp = v == 3, .fixed_zp = true, .x_zp = zps[zi],
+                                .y_zp = zps[yi], .w127 = v != 2, .extreme = v == 2};
+                cc.c = 2 * rnd(0, 20) + 1; /* odd: K = 9c, tails past groups of 4 and 16 */
+                cc.o = 2 * rnd(0, 20) + 1;
+                cc.kh = cc.kw = 3;
+                for (int d = 0; d < 4; d++)
+                    cc.pads[d] = v % 2;
+                done += run_case(&cc, pools);
+                cc.kh = cc.kw = 1; /* 1x1: direct rows where K is a multiple of 4 */
+                memset(cc.pads, 0, sizeof(cc.pads));
+                cc.c = 4 * rnd(1, 9) + (v == 1 ? 1 : 0);
+                done += run_case(&cc, pools);
+                cc.group = cc.o = cc.c = 2 * rnd(0, 20) + 1; /* depthwise, stride 1 then 2 */
+                cc.kh = cc.kw = 3;
+                for (int d = 0; d < 4; d++)
+                    cc.pads[d] = 1;
+                for (int64_t st = 1; st <= 2; st++) {
+                    cc.sh = cc.sw = st;
+                    done += run_case(&cc, pools);
+                }
+                cc.sh = cc.sw = 1;
+            }
+    CHECK(done == 3 * 3 * 4 * 4);
+}
+
+EML_TEST(qconv_zero_point_edges_are_exact)
+{
+    with_pools(zero_point_edges);
+}
+
+/* Names the variants the other tests compare (CI's logs show which ran: under qemu-aarch64, whose
+ * default CPU has the dot-product extension, both NEON ones), and the one QConv picks under
+ * EML_ISA. Every architecture with SIMD kernels has at least one variant usable. */
+EML_TEST(qconv_variants_cover_this_cpu)
+{
+    const eml_qs8_conv_kernel *ks[MAX_KERNELS];
+    const size_t nk = usable(ks);
+    printf("qconv variants compared with the reference:");
+    for (size_t i = 0; i < nk; i++)
+        printf(" %s", ks[i]->name);
+    printf("\n");
+    const uint32_t det = eml__cpu_features_detected();
+    const char *picked = "reference";
+    size_t count;
+    const eml_qs8_conv_kernel *all = eml__qs8_conv_kernels(&count);
+    for (size_t i = 0; i < count; i++)
+        if (eml__cpu_has(all[i].isa)) {
+            picked = all[i].name;
+            break;
+        }
+    printf("qconv variant picked under EML_ISA=%s: %s\n",
+           getenv("EML_ISA") ? getenv("EML_ISA") : "(unset)", picked);
+#if defined(__aarch64__)
+    CHECK(nk >= 1 && (det & EML_CPU_ARM_NEON)); /* AArch64 always has Advanced SIMD */
+    if (det & EML_CPU_ARM_DOTPROD)
+        CHECK(nk == 2 && strcmp(ks[0]->name, "qs8_conv__neondot") == 0);
+#elif defined(__x86_64__)
+    if (det & EML_CPU_X86_AVX2)
+        CHECK(nk >= 1);
+#else
+    (void)det;
+#endif
 }
 
 EML_TEST(qconv_selector_declines_asymmetric_weights)
