@@ -104,7 +104,7 @@ static const cli_command commands[] = {
      "  --calib FILE      calibration samples for int8 and mixed: .npy, IDX (.gz too), .pb or\n"
      "                    a folder of images; uint8 data is scaled by 1/255 unless --scale\n"
      "  --method M        calibration: minmax (default), percentile, entropy (KL)\n"
-     "  --percentile P    the central P %% of each activation's values (default 99.99)\n"
+     "  --percentile P    the central P % of each activation's values (default 99.99)\n"
      "  --per-tensor      one weight scale per tensor instead of per output channel\n"
      "  --eval-data FILE, --eval-labels FILE\n"
      "                    measure top-1 (top-5) accuracy of both models; mixed uses them too\n"

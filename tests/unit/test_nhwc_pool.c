@@ -189,12 +189,16 @@ EML_TEST(fast_transpose_between_layouts)
 {
     pools3 pools;
     pools_begin(&pools);
-    for (int iter = 0; iter < 60; iter++) {
+    /* float32, and the uint8 and float16 elements of quantized and half models: random bits */
+    static const eml_dtype dtypes[3] = {EML_DTYPE_F32, EML_DTYPE_U8, EML_DTYPE_F16};
+    for (int iter = 0; iter < 90; iter++) {
         const bool to_nhwc = iter % 2 == 0;
         const int64_t dims[4] = {rnd(1, 2), rnd(1, 70), rnd(1, 40), rnd(1, 45)};
         const size_t count = (size_t)(dims[0] * dims[1] * dims[2] * dims[3]);
         float *x = random_floats(count);
         eml_tensor xt = t4(x, dims[0], dims[1], dims[2], dims[3]);
+        xt.dtype = dtypes[(iter / 2) % 3];
+        const size_t bytes = count * eml_dtype_size(xt.dtype);
         node_case nc;
         node_begin(&nc, "Transpose", "", 13, 1);
         attr_ints(&nc, "perm",
@@ -208,11 +212,18 @@ EML_TEST(fast_transpose_between_layouts)
         eml_fast_select_ctx ctx = {nc.node->op, nc.params, 13, &sel, 1, 1, nc.env};
         eml_fast_kernel fk = {0};
         REQUIRE(eml__fast_nhwc_transpose_select(&ctx, &fk) == EML_OK && fk.run);
-        CHECK(check_fast(&nc, &fk, &xt, 1, ref, pools.p));
-        /* exact: a transpose moves bits */
-        float *y = node_kernel(&nc, fk.run, fk.state, &xt, 1, 0, pools.p[1]);
-        CHECK(memcmp(y, ref, count * sizeof(float)) == 0);
-        free(y);
+        const char *kernel = xt.dtype == EML_DTYPE_U8    ? "x8_"
+                             : xt.dtype == EML_DTYPE_F16 ? "x16"
+                                                         : "x32";
+        CHECK(strncmp(fk.name, kernel, 3) == 0);
+        if (xt.dtype == EML_DTYPE_F32)
+            CHECK(check_fast(&nc, &fk, &xt, 1, ref, pools.p));
+        /* exact: a transpose moves bits, with 1, 2 and 3 threads */
+        for (int t = 0; t < 3; t++) {
+            void *y = node_kernel(&nc, fk.run, fk.state, &xt, 1, 0, pools.p[t]);
+            CHECK(memcmp(y, ref, bytes) == 0);
+            free(y);
+        }
         fk.destroy(nc.env, fk.state);
         free(ref);
         free(x);
