@@ -287,6 +287,38 @@ EML_TEST(qconv_depthwise_variants_match_reference)
     with_pools(random_depthwise);
 }
 
+/* Rows wide enough for several blocks of interior outputs (4 at a time up to 32 channels, 2 up
+ * to 64) plus their tails, each channel block count 1-4 of 16 lanes with and without a partial
+ * one, beside 64-channel blocks, and border outputs on both sides (mobilenet's 3x3 pad 1 and a
+ * 5x5 pad 2, strides 1 and 2, asymmetric pads that shift the interior). */
+static void wide_depthwise(eml_pool **pools)
+{
+    static const int64_t cs[] = {1, 16, 21, 32, 40, 48, 64, 80, 96, 144, 200};
+    int done = 0;
+    for (size_t i = 0; i < sizeof(cs) / sizeof(cs[0]); i++)
+        for (int64_t st = 1; st <= 2; st++)
+            for (int k = 0; k < 3; k++) {
+                conv_case cc = {.n = 1, .h = 4, .w = 23 + (int64_t)i % 4, .kh = k == 2 ? 5 : 3,
+                                .sh = st, .sw = st, .dh = 1, .dw = 1, .per_channel = k != 1,
+                                .clamp = k == 1};
+                cc.kw = cc.kh;
+                cc.c = cc.o = cc.group = cs[i];
+                for (int d = 0; d < 4; d++)
+                    cc.pads[d] = k == 2 ? 2 : 1;
+                if (k == 1) { /* interior starts at ox 0 and ends before the last output */
+                    cc.pads[1] = 0;
+                    cc.pads[3] = 2;
+                }
+                done += run_case(&cc, pools);
+            }
+    CHECK(done == (int)(sizeof(cs) / sizeof(cs[0])) * 2 * 3);
+}
+
+EML_TEST(qconv_wide_depthwise_rows_match_reference)
+{
+    with_pools(wide_depthwise);
+}
+
 /* Pairs 255 · -128 saturate vpmaddubsw's int16 sums; every variant must still be exact. */
 static void saturation(eml_pool **pools)
 {
