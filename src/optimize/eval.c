@@ -110,7 +110,7 @@ eml_status eml_eval_classifier(const eml_graph *graph, const eml_tensor *data,
         const float *scores = out.data;
         for (int64_t i = 0; i < count; i++) {
             const float *row = scores + i * classes;
-            int64_t best = 0, label;
+            int64_t best = 0, label = -1; /* set by label_at: the dtype was checked above */
             for (int64_t c = 1; c < classes; c++)
                 best = row[c] > row[best] ? c : best;
             label_at(labels, start + i, &label);
