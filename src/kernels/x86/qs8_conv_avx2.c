@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "kernels/fast_qconv.h"
+#include "kernels/x86/qs8_dot_avx2.h"
 
 typedef struct rq8 {
     __m256i mult, sh_e, sh_o, rnd_e, rnd_o, corr_e, corr_o, lo, hi, zp;
@@ -58,13 +59,6 @@ static inline void store8(uint8_t *dst, __m256i codes, size_t n)
     }
 }
 
-static inline int32_t load_pair(const int16_t *p)
-{
-    int32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
 void eml_qs8_gemm_4x16__avx2(size_t mr, size_t nc, size_t kp, const void *a, size_t a_stride_bytes,
                              const void *panel, uint8_t *c, size_t c_stride,
                              const eml_qs8_out *out);
@@ -75,27 +69,10 @@ void eml_qs8_gemm_4x16__avx2(size_t mr, size_t nc, size_t kp, const void *a, siz
 {
     const int32_t *hdr = panel;
     const int16_t *w = (const int16_t *)(hdr + EML_QS8_PANEL_HEADER_INTS * 16);
-    const int16_t *ap[4];
-    for (size_t i = 0; i < 4; i++)
-        ap[i] = (const int16_t *)((const uint8_t *)a + (i < mr ? i : mr - 1) * a_stride_bytes);
-    const __m256i b0 = _mm256_loadu_si256((const __m256i *)hdr);
-    const __m256i b1 = _mm256_loadu_si256((const __m256i *)(hdr + 8));
-    __m256i c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1, c30 = b0, c31 = b1;
-    for (size_t k = 0; k < kp; k += 2) {
-        const __m256i w0 = _mm256_loadu_si256((const __m256i *)w);
-        const __m256i w1 = _mm256_loadu_si256((const __m256i *)(w + 16));
-        w += 32;
-        __m256i av;
-#define ROW(i)                                                                                     \
-    av = _mm256_set1_epi32(load_pair(ap[i] + k));                                                  \
-    c##i##0 = _mm256_add_epi32(c##i##0, _mm256_madd_epi16(av, w0));                                \
-    c##i##1 = _mm256_add_epi32(c##i##1, _mm256_madd_epi16(av, w1));
-        ROW(0) ROW(1) ROW(2) ROW(3)
-#undef ROW
-    }
+    __m256i acc[4][2];
+    qs8_dot_4x16__avx2(mr, kp, a, a_stride_bytes, w, hdr, acc);
     const rq8 r0 = rq8_load(hdr + 16, hdr + 32, out);
     const rq8 r1 = rq8_load(hdr + 24, hdr + 40, out);
-    const __m256i acc[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
     for (size_t i = 0; i < mr; i++) {
         uint8_t *ci = c + i * c_stride;
         store8(ci, rq8_apply(acc[i][0], &r0), nc < 8 ? nc : 8);

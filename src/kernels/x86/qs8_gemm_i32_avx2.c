@@ -5,13 +5,7 @@
 #include <string.h>
 
 #include "kernels/fast_qmatmul_integer.h"
-
-static inline int32_t load_pair(const int16_t *p)
-{
-    int32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
+#include "kernels/x86/qs8_dot_avx2.h"
 
 /* n <= 8 lanes of v to dst. */
 static inline void store_n(int32_t *dst, __m256i v, size_t n)
@@ -34,25 +28,8 @@ void eml_qs8_gemm_i32_4x16__avx2(size_t mr, size_t nc, size_t kp, const void *a,
                                  int32_t *c, size_t c_stride)
 {
     const int16_t *w = (const int16_t *)((const int32_t *)panel + EML_QS8_PANEL_HEADER_INTS * 16);
-    const int16_t *ap[4];
-    for (size_t i = 0; i < 4; i++) /* rows past mr repeat the last one and are not stored */
-        ap[i] = (const int16_t *)((const uint8_t *)a + (i < mr ? i : mr - 1) * a_stride_bytes);
-    const __m256i b0 = _mm256_loadu_si256((const __m256i *)bias);
-    const __m256i b1 = _mm256_loadu_si256((const __m256i *)(bias + 8));
-    __m256i c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1, c30 = b0, c31 = b1;
-    for (size_t k = 0; k < kp; k += 2) {
-        const __m256i w0 = _mm256_loadu_si256((const __m256i *)w);
-        const __m256i w1 = _mm256_loadu_si256((const __m256i *)(w + 16));
-        w += 32;
-        __m256i av;
-#define ROW(i)                                                                                     \
-    av = _mm256_set1_epi32(load_pair(ap[i] + k));                                                  \
-    c##i##0 = _mm256_add_epi32(c##i##0, _mm256_madd_epi16(av, w0));                                \
-    c##i##1 = _mm256_add_epi32(c##i##1, _mm256_madd_epi16(av, w1));
-        ROW(0) ROW(1) ROW(2) ROW(3)
-#undef ROW
-    }
-    const __m256i acc[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
+    __m256i acc[4][2];
+    qs8_dot_4x16__avx2(mr, kp, a, a_stride_bytes, w, bias, acc);
     for (size_t i = 0; i < mr; i++) {
         int32_t *ci = c + i * c_stride;
         store_n(ci, acc[i][0], nc < 8 ? nc : 8);
