@@ -83,6 +83,28 @@ static inline int32_t pt_const_f32(eml_graph *g, const char *name, int rank, con
     return id;
 }
 
+/* An initializer of any dtype with the bytes of `data` (copied). */
+static inline int32_t pt_const(eml_graph *g, const char *name, eml_dtype dt, int rank,
+                               const int64_t *dims, const void *data)
+{
+    int32_t id;
+    REQUIRE(eml__graph_value(g, name, &id) == EML_OK);
+    eml_value *v = &g->values[id];
+    v->flags |= EML_VALUE_INITIALIZER;
+    v->dtype = dt;
+    v->rank = rank;
+    int64_t n = 1;
+    for (int d = 0; d < rank; d++) {
+        v->dims[d] = dims[d];
+        n *= dims[d];
+    }
+    const size_t bytes = (size_t)n * eml_dtype_size(dt);
+    v->data = eml__alloc(g->env, bytes ? bytes : 1);
+    REQUIRE(v->data);
+    memcpy(v->data, data, bytes);
+    return id;
+}
+
 static inline int32_t pt_const_i64(eml_graph *g, const char *name, int64_t n, const int64_t *data)
 {
     int32_t id;

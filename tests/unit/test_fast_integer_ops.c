@@ -14,27 +14,6 @@
 #include "kernels/ref/matmul.h"
 #include "passes_util.h"
 
-static int32_t cnst(eml_graph *g, const char *name, eml_dtype dt, int rank, const int64_t *dims,
-                    const void *data)
-{
-    int32_t id;
-    REQUIRE(eml__graph_value(g, name, &id) == EML_OK);
-    eml_value *v = &g->values[id];
-    v->flags |= EML_VALUE_INITIALIZER;
-    v->dtype = dt;
-    v->rank = rank;
-    int64_t n = 1;
-    for (int d = 0; d < rank; d++) {
-        v->dims[d] = dims[d];
-        n *= dims[d];
-    }
-    const size_t bytes = (size_t)n * eml_dtype_size(dt);
-    v->data = eml__alloc(g->env, bytes ? bytes : 1);
-    REQUIRE(v->data);
-    memcpy(v->data, data, bytes);
-    return id;
-}
-
 static eml_env *env_as_configured(void)
 {
     eml_env *env = NULL;
@@ -259,8 +238,8 @@ EML_TEST(matmul_integer_in_a_graph_bit_exact)
             w[i] = (int8_t)(eml_test_rand() % 256 - 128);
         for (int j = 0; j < N; j++)
             wz[j] = trial % 2 ? (int8_t)(eml_test_rand() % 256 - 128) : 0;
-        cnst(g, "w", EML_DTYPE_I8, 2, wd, w);
-        cnst(g, "wz", EML_DTYPE_I8, 1, nd, wz);
+        pt_const(g, "w", EML_DTYPE_I8, 2, wd, w);
+        pt_const(g, "wz", EML_DTYPE_I8, 1, nd, wz);
         const char *di[1] = {"x"}, *dout[3] = {"xq", "xs", "xz"};
         pt_node(g, "DynamicQuantizeLinear", NULL, "dql", di, 1, dout, 3);
         const char *mi[4] = {"xq", "w", "xz", "wz"}, *mo[1] = {"y"};

@@ -10,34 +10,13 @@
 #include "harness.h"
 #include "passes_util.h"
 
-static int32_t cnst(eml_graph *g, const char *name, eml_dtype dt, int rank, const int64_t *dims,
-                    const void *data)
-{
-    int32_t id;
-    REQUIRE(eml__graph_value(g, name, &id) == EML_OK);
-    eml_value *v = &g->values[id];
-    v->flags |= EML_VALUE_INITIALIZER;
-    v->dtype = dt;
-    v->rank = rank;
-    int64_t n = 1;
-    for (int d = 0; d < rank; d++) {
-        v->dims[d] = dims[d];
-        n *= dims[d];
-    }
-    const size_t bytes = (size_t)n * eml_dtype_size(dt);
-    v->data = eml__alloc(g->env, bytes ? bytes : 1);
-    REQUIRE(v->data);
-    memcpy(v->data, data, bytes);
-    return id;
-}
-
 static void scalar_params(eml_graph *g, const char *base, float scale, uint8_t zp)
 {
     char s[64], z[64];
     snprintf(s, sizeof(s), "%s_s", base);
     snprintf(z, sizeof(z), "%s_z", base);
-    cnst(g, s, EML_DTYPE_F32, 0, NULL, &scale);
-    cnst(g, z, EML_DTYPE_U8, 0, NULL, &zp);
+    pt_const(g, s, EML_DTYPE_F32, 0, NULL, &scale);
+    pt_const(g, z, EML_DTYPE_U8, 0, NULL, &zp);
 }
 
 /* x -> Q -> DQ with parameters named after `base`: returns nothing, writes "<base>_q", "<base>_dq". */
@@ -79,14 +58,14 @@ static void weights(eml_graph *g, const char *base, int64_t o, int64_t cg, int64
         bsv[i] = xs * sv[i] * (bias_scale_ok ? 1.0f : 1.5f);
         bv[i] = (int32_t)(eml_test_rand() % 2001) - 1000;
     }
-    cnst(g, w, EML_DTYPE_I8, 4, wdims, wv);
-    cnst(g, ws, EML_DTYPE_F32, 1, od, sv);
+    pt_const(g, w, EML_DTYPE_I8, 4, wdims, wv);
+    pt_const(g, ws, EML_DTYPE_F32, 1, od, sv);
     const char *wi[2] = {w, ws}, *wo[1] = {wd};
     eml_node *n = pt_node(g, "DequantizeLinear", NULL, wd, wi, 2, wo, 1);
     pt_attr_int(g, n, "axis", 0);
     if (with_bias) {
-        cnst(g, b, EML_DTYPE_I32, 1, od, bv);
-        cnst(g, bs, EML_DTYPE_F32, 1, od, bsv);
+        pt_const(g, b, EML_DTYPE_I32, 1, od, bv);
+        pt_const(g, bs, EML_DTYPE_F32, 1, od, bsv);
         const char *bi[2] = {b, bs}, *bo[1] = {bd};
         n = pt_node(g, "DequantizeLinear", NULL, bd, bi, 2, bo, 1);
         pt_attr_int(g, n, "axis", 0);
@@ -122,8 +101,8 @@ static eml_graph *model(eml_env *env, bool bad_bias)
     pt_attr_ints(g, n, "pads", pads, 4);
     pt_attr_int(g, n, "group", C);
     const float lo = 0.0f, hi = 6.0f;
-    cnst(g, "lo", EML_DTYPE_F32, 0, NULL, &lo);
-    cnst(g, "hi", EML_DTYPE_F32, 0, NULL, &hi);
+    pt_const(g, "lo", EML_DTYPE_F32, 0, NULL, &lo);
+    pt_const(g, "hi", EML_DTYPE_F32, 0, NULL, &hi);
     const char *k2i[3] = {"c2", "lo", "hi"}, *k2o[1] = {"r2"};
     pt_node(g, "Clip", NULL, "clip2", k2i, 3, k2o, 1);
     scalar_params(g, "r2", s2, 0);
@@ -272,10 +251,10 @@ static eml_graph *qlinear_model(eml_env *env)
         ws[i] = eml_test_randf(0.002f, 0.01f);
         b[i] = (int32_t)(eml_test_rand() % 2001) - 1000;
     }
-    cnst(g, "w", EML_DTYPE_I8, 4, wd, w);
-    cnst(g, "ws", EML_DTYPE_F32, 1, od, ws);
-    cnst(g, "wz", EML_DTYPE_I8, 0, NULL, &wz);
-    cnst(g, "b", EML_DTYPE_I32, 1, od, b);
+    pt_const(g, "w", EML_DTYPE_I8, 4, wd, w);
+    pt_const(g, "ws", EML_DTYPE_F32, 1, od, ws);
+    pt_const(g, "wz", EML_DTYPE_I8, 0, NULL, &wz);
+    pt_const(g, "b", EML_DTYPE_I32, 1, od, b);
     scalar_params(g, "y", s1, 9);
     const char *ci[9] = {"xq", "x_s", "x_z", "w", "ws", "wz", "y_s", "y_z", "b"}, *co[1] = {"yq"};
     eml_node *n = pt_node(g, "QLinearConv", NULL, "qconv", ci, 9, co, 1);
@@ -342,12 +321,12 @@ static eml_graph *dense_model(eml_env *env, float alpha)
         b1[i] = (int32_t)(eml_test_rand() % 2001) - 1000;
     }
     const int64_t w1d[2] = {M1, K}, m1d[1] = {M1}, w2d[2] = {M1, M2};
-    cnst(g, "w1", EML_DTYPE_I8, 2, w1d, w1);
-    cnst(g, "w1s", EML_DTYPE_F32, 1, m1d, ws1);
-    cnst(g, "b1", EML_DTYPE_I32, 1, m1d, b1);
-    cnst(g, "b1s", EML_DTYPE_F32, 1, m1d, bs1);
-    cnst(g, "w2", EML_DTYPE_I8, 2, w2d, w2);
-    cnst(g, "w2s", EML_DTYPE_F32, 0, NULL, &ws2);
+    pt_const(g, "w1", EML_DTYPE_I8, 2, w1d, w1);
+    pt_const(g, "w1s", EML_DTYPE_F32, 1, m1d, ws1);
+    pt_const(g, "b1", EML_DTYPE_I32, 1, m1d, b1);
+    pt_const(g, "b1s", EML_DTYPE_F32, 1, m1d, bs1);
+    pt_const(g, "w2", EML_DTYPE_I8, 2, w2d, w2);
+    pt_const(g, "w2s", EML_DTYPE_F32, 0, NULL, &ws2);
     const char *d1i[2] = {"w1", "w1s"}, *d1o[1] = {"w1dq"};
     pt_attr_int(g, pt_node(g, "DequantizeLinear", NULL, "w1dq", d1i, 2, d1o, 1), "axis", 0);
     const char *e1i[2] = {"b1", "b1s"}, *e1o[1] = {"b1dq"};

@@ -29,27 +29,6 @@ typedef struct mm_case {
     int8_t *wz;      /* [n] or [1] */
 } mm_case;
 
-static int32_t cnst(eml_graph *g, const char *name, eml_dtype dt, int rank, const int64_t *dims,
-                    const void *data)
-{
-    int32_t id;
-    REQUIRE(eml__graph_value(g, name, &id) == EML_OK);
-    eml_value *v = &g->values[id];
-    v->flags |= EML_VALUE_INITIALIZER;
-    v->dtype = dt;
-    v->rank = rank;
-    int64_t n = 1;
-    for (int d = 0; d < rank; d++) {
-        v->dims[d] = dims[d];
-        n *= dims[d];
-    }
-    const size_t bytes = (size_t)n * eml_dtype_size(dt);
-    v->data = eml__alloc(g->env, bytes ? bytes : 1);
-    REQUIRE(v->data);
-    memcpy(v->data, data, bytes);
-    return id;
-}
-
 static const int64_t *a_dims(const mm_case *c, int64_t *d)
 {
     if (c->rank == 2) {
@@ -116,16 +95,16 @@ static eml_graph *case_graph(eml_env *env, const mm_case *c, bool b_input)
     pt_input(g, "a", EML_DTYPE_U8, c->rank, a_dims(c, ad), NULL);
     const int64_t wd[2] = {c->k, c->n}, nd[1] = {c->n};
     const int wr = c->per_column ? 1 : 0;
-    cnst(g, "a_s", EML_DTYPE_F32, 0, NULL, &c->a_scale);
-    cnst(g, "a_z", EML_DTYPE_U8, 0, NULL, &c->a_zp);
-    cnst(g, "y_s", EML_DTYPE_F32, 0, NULL, &c->y_scale);
-    cnst(g, "y_z", EML_DTYPE_U8, 0, NULL, &c->y_zp);
-    cnst(g, "w_s", EML_DTYPE_F32, wr, nd, c->ws);
-    cnst(g, "w_z", EML_DTYPE_I8, wr, nd, c->wz);
+    pt_const(g, "a_s", EML_DTYPE_F32, 0, NULL, &c->a_scale);
+    pt_const(g, "a_z", EML_DTYPE_U8, 0, NULL, &c->a_zp);
+    pt_const(g, "y_s", EML_DTYPE_F32, 0, NULL, &c->y_scale);
+    pt_const(g, "y_z", EML_DTYPE_U8, 0, NULL, &c->y_zp);
+    pt_const(g, "w_s", EML_DTYPE_F32, wr, nd, c->ws);
+    pt_const(g, "w_z", EML_DTYPE_I8, wr, nd, c->wz);
     if (b_input)
         pt_input(g, "w", EML_DTYPE_I8, 2, wd, NULL);
     else
-        cnst(g, "w", EML_DTYPE_I8, 2, wd, c->w);
+        pt_const(g, "w", EML_DTYPE_I8, 2, wd, c->w);
     if (c->qlinear) {
         const char *qi[8] = {"a", "a_s", "a_z", "w", "w_s", "w_z", "y_s", "y_z"}, *qo[1] = {"y"};
         pt_node(g, "QLinearMatMul", NULL, "qmm", qi, 8, qo, 1);
@@ -362,13 +341,13 @@ EML_TEST(unsupported_dtypes_stay)
         uint8_t w[K * N];
         for (int i = 0; i < K * N; i++)
             w[i] = (uint8_t)(eml_test_rand() % 256);
-        cnst(g, "a_s", EML_DTYPE_F32, 0, NULL, &as);
-        cnst(g, "a_z", i8_act ? EML_DTYPE_I8 : EML_DTYPE_U8, 0, NULL, &z8);
-        cnst(g, "w_s", EML_DTYPE_F32, 0, NULL, &ws);
-        cnst(g, "w_z", i8_act ? EML_DTYPE_I8 : EML_DTYPE_U8, 0, NULL, &z8);
-        cnst(g, "w", i8_act ? EML_DTYPE_I8 : EML_DTYPE_U8, 2, wd, w);
-        cnst(g, "y_s", EML_DTYPE_F32, 0, NULL, &ys);
-        cnst(g, "y_z", i8_act ? EML_DTYPE_I8 : EML_DTYPE_U8, 0, NULL, &z8);
+        pt_const(g, "a_s", EML_DTYPE_F32, 0, NULL, &as);
+        pt_const(g, "a_z", i8_act ? EML_DTYPE_I8 : EML_DTYPE_U8, 0, NULL, &z8);
+        pt_const(g, "w_s", EML_DTYPE_F32, 0, NULL, &ws);
+        pt_const(g, "w_z", i8_act ? EML_DTYPE_I8 : EML_DTYPE_U8, 0, NULL, &z8);
+        pt_const(g, "w", i8_act ? EML_DTYPE_I8 : EML_DTYPE_U8, 2, wd, w);
+        pt_const(g, "y_s", EML_DTYPE_F32, 0, NULL, &ys);
+        pt_const(g, "y_z", i8_act ? EML_DTYPE_I8 : EML_DTYPE_U8, 0, NULL, &z8);
         const char *qi[8] = {"a", "a_s", "a_z", "w", "w_s", "w_z", "y_s", "y_z"}, *qo[1] = {"y"};
         pt_node(g, "QLinearMatMul", NULL, "qmm", qi, 8, qo, 1);
         pt_output(g, "y");
@@ -407,16 +386,16 @@ EML_TEST(batched_mlp_chains_without_reshapes)
         w2[i] = (int8_t)(eml_test_rand() % 255 - 127);
     for (int i = 0; i < H; i++)
         w1s[i] = eml_test_randf(0.002f, 0.01f);
-    cnst(g, "xs", EML_DTYPE_F32, 0, NULL, &xs);
-    cnst(g, "xz", EML_DTYPE_U8, 0, NULL, &xz);
-    cnst(g, "hs", EML_DTYPE_F32, 0, NULL, &hs);
-    cnst(g, "hz", EML_DTYPE_U8, 0, NULL, &hz);
-    cnst(g, "ys", EML_DTYPE_F32, 0, NULL, &ys);
-    cnst(g, "yz", EML_DTYPE_U8, 0, NULL, &yz);
-    cnst(g, "w1", EML_DTYPE_I8, 2, w1d, w1);
-    cnst(g, "w1s", EML_DTYPE_F32, 1, hd, w1s);
-    cnst(g, "w2", EML_DTYPE_I8, 2, w2d, w2);
-    cnst(g, "w2s", EML_DTYPE_F32, 0, NULL, &w2s);
+    pt_const(g, "xs", EML_DTYPE_F32, 0, NULL, &xs);
+    pt_const(g, "xz", EML_DTYPE_U8, 0, NULL, &xz);
+    pt_const(g, "hs", EML_DTYPE_F32, 0, NULL, &hs);
+    pt_const(g, "hz", EML_DTYPE_U8, 0, NULL, &hz);
+    pt_const(g, "ys", EML_DTYPE_F32, 0, NULL, &ys);
+    pt_const(g, "yz", EML_DTYPE_U8, 0, NULL, &yz);
+    pt_const(g, "w1", EML_DTYPE_I8, 2, w1d, w1);
+    pt_const(g, "w1s", EML_DTYPE_F32, 1, hd, w1s);
+    pt_const(g, "w2", EML_DTYPE_I8, 2, w2d, w2);
+    pt_const(g, "w2s", EML_DTYPE_F32, 0, NULL, &w2s);
     const char *n1[3] = {"x", "xs", "xz"}, *o1[1] = {"xq"};
     pt_node(g, "QuantizeLinear", NULL, "q0", n1, 3, o1, 1);
     const char *n2[3] = {"xq", "xs", "xz"}, *o2[1] = {"xdq"};
