@@ -184,17 +184,17 @@ typedef struct igemm_job {
     bool act_after; /* an activation that is no clamp, applied on each block */
 } igemm_job;
 
-/* The pointers of output row `row` (n, oh): for each column and tap, the input pixel under the
- * tap or the zero row. */
-static void tap_pointers(const igemm_job *j, size_t row)
+/* The pointers of output row `row` (n, oh), columns [ow0, ow1): for each column and tap, the
+ * input pixel under the tap or the zero row. */
+static void tap_pointers(const igemm_job *j, size_t row, int64_t ow0, int64_t ow1)
 {
     const eml_nhwc_conv_state *s = j->s;
     const eml_conv_geom *g = j->g;
     const int64_t H = g->in[0], W = g->in[1], C = g->in_channels, OH = g->out[0], OW = g->out[1];
     const int64_t n = (int64_t)row / OH, oh = (int64_t)row % OH;
-    const float **p = j->ind + (size_t)row * (size_t)OW * j->ks;
+    const float **p = j->ind + ((size_t)row * (size_t)OW + (size_t)ow0) * j->ks;
     const int64_t ih0 = oh * g->stride[0] - g->pad_begin[0];
-    for (int64_t ow = 0; ow < OW; ow++) {
+    for (int64_t ow = ow0; ow < ow1; ow++) {
         const int64_t iw0 = ow * g->stride[1] - g->pad_begin[1];
         for (int64_t kh = 0; kh < s->kh; kh++) {
             const int64_t ih = ih0 + kh * g->dilation[0];
@@ -212,19 +212,22 @@ static void tap_pointers(const igemm_job *j, size_t row)
     }
 }
 
-/* The pointers of output row `row` (n, oh) over kernel rows: each to the kw * C floats under a
- * kernel row, or the zero run above and below the image; at its sides, where part of the run
- * lies in the padding, the run is gathered into scratch with zeros. */
-static void row_pointers(const igemm_job *j, size_t row)
+/* The pointers of output row `row` (n, oh), columns [ow0, ow1), over kernel rows: each to the
+ * kw * C floats under a kernel row, or the zero run above and below the image; at the image's
+ * sides, where part of the run lies in the padding, the run is gathered into scratch with zeros
+ * (each column outside [lo, hi) has its own ks * kc floats there). */
+static void row_pointers(const igemm_job *j, size_t row, int64_t ow0, int64_t ow1)
 {
     const eml_nhwc_conv_state *s = j->s;
     const eml_conv_geom *g = j->g;
     const int64_t H = g->in[0], W = g->in[1], C = g->in_channels, OH = g->out[0], OW = g->out[1];
     const int64_t n = (int64_t)row / OH, oh = (int64_t)row % OH, KW = s->kw;
-    const float **p = j->ind + (size_t)row * (size_t)OW * j->ks;
-    float *side = j->sides + (size_t)row * (size_t)(j->lo + OW - j->hi) * j->ks * j->kc;
+    const float **p = j->ind + ((size_t)row * (size_t)OW + (size_t)ow0) * j->ks;
+    const int64_t sides_before = EML_MIN(ow0, j->lo) + EML_MAX((int64_t)0, ow0 - j->hi);
+    float *side = j->sides + ((size_t)row * (size_t)(j->lo + OW - j->hi) + (size_t)sides_before) *
+                                 j->ks * j->kc;
     const int64_t ih0 = oh * g->stride[0] - g->pad_begin[0];
-    for (int64_t ow = 0; ow < OW; ow++) {
+    for (int64_t ow = ow0; ow < ow1; ow++) {
         const int64_t iw0 = ow * g->stride[1] - g->pad_begin[1];
         const bool inner = ow >= j->lo && ow < j->hi;
         for (int64_t kh = 0; kh < s->kh; kh++) {
@@ -253,16 +256,24 @@ static void row_pointers(const igemm_job *j, size_t row)
     }
 }
 
-static void igemm_pointers(void *ctx, size_t r0, size_t r1, uint32_t thread)
+/* The pointers of pixels [m0, m1), output row by output row. */
+static void pixel_pointers(const igemm_job *j, size_t m0, size_t m1)
 {
-    const igemm_job *j = ctx;
-    (void)thread;
-    for (size_t row = r0; row < r1; row++) {
+    const size_t OW = (size_t)j->g->out[1];
+    while (m0 < m1) {
+        const size_t row = m0 / OW, ow0 = m0 % OW, ow1 = EML_MIN(OW, ow0 + (m1 - m0));
         if (j->s->row_taps)
-            row_pointers(j, row);
+            row_pointers(j, row, (int64_t)ow0, (int64_t)ow1);
         else
-            tap_pointers(j, row);
+            tap_pointers(j, row, (int64_t)ow0, (int64_t)ow1);
+        m0 += ow1 - ow0;
     }
+}
+
+static void igemm_pointers(void *ctx, size_t m0, size_t m1, uint32_t thread)
+{
+    (void)thread;
+    pixel_pointers(ctx, m0, m1);
 }
 
 /* Pixels [m0, m1) × the output channels [n0, n1) of group gi (n0 a multiple of NR), panel by
@@ -298,6 +309,8 @@ static void igemm_rows(void *ctx, size_t b0, size_t b1, uint32_t thread)
     (void)thread;
     for (size_t b = b0; b < b1; b++) {
         const size_t m0 = b * j->rows, m1 = EML_MIN(j->m, m0 + j->rows);
+        /* the block's own pointers: made by the thread that uses them, no loop of their own */
+        pixel_pointers(j, m0, m1);
         for (int64_t gi = 0; gi < s->group; gi++)
             igemm_tile(j, gi, m0, m1, 0, (size_t)s->og);
         if (j->act_after)
@@ -349,8 +362,6 @@ eml_status eml__nhwc_conv_run_igemm(const eml_kernel_ctx *ctx, const eml_nhwc_co
     const size_t n_blocks = EML_MAX((size_t)1, (j.ks * tap_bytes + NHWC_IGEMM_BLOCK_BYTES - 1) /
                                                    NHWC_IGEMM_BLOCK_BYTES);
     j.taps_per_block = (j.ks + EML_MIN(n_blocks, j.ks) - 1) / EML_MIN(n_blocks, j.ks);
-    const size_t out_rows = (size_t)(g->batch * g->out[0]);
-    eml__parallel_ranges(j.m * j.ks < 16384 ? NULL : ctx->pool, out_rows, 1, igemm_pointers, &j);
     eml_pool *pool = pool_for(ctx, s, j.m);
     const size_t threads = (size_t)eml__pool_threads(pool);
     if (s->wide && s->group_floats * sizeof(float) <= NHWC_WIDE_ROWS_BYTES) {
@@ -363,6 +374,8 @@ eml_status eml__nhwc_conv_run_igemm(const eml_kernel_ctx *ctx, const eml_nhwc_co
         return EML_OK;
     }
     if (s->wide) {
+        /* every block takes every pixel: the pointers first, over the pixels */
+        eml__parallel_ranges(pool, j.m, 64, igemm_pointers, &j);
         const size_t nr = s->igemm->nr, panels = ((size_t)s->out_channels + nr - 1) / nr;
         const size_t per = (panels + NHWC_WIDE_BLOCKS_WANTED - 1) / NHWC_WIDE_BLOCKS_WANTED;
         j.col_block = per * nr;

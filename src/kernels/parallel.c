@@ -3,8 +3,9 @@
 
 #include "kernels/parallel.h"
 
-/* Ranges per thread: a late thread's share can still be split among the others. */
-#define RANGES_PER_THREAD 4
+/* Ranges per thread: a late thread's share can still be split among the others, in pieces small
+ * enough that the last one does not keep the other threads waiting long. */
+#define RANGES_PER_THREAD 16
 /* Most ranges of one loop (the claim flags live on the stack). */
 #define MAX_RANGES 256
 
