@@ -21,7 +21,7 @@ cmake -S . -B "$dir" -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-aarch64.cmake \
 # product and plain NEON, both usable under qemu's default "max" CPU), the real models, and the
 # conformance runner: only their programs are built.
 units=(test_f32_gemm test_fast_gemm_ops test_fast_elementwise test_nhwc test_nhwc_pool
-       test_nhwc_layout test_passes_models test_qconv)
+       test_nhwc_layout test_passes_models test_qconv test_interleave3)
 targets=(test_integration_test_models test_integration_test_quantize test_conformance_onnx_backend)
 for u in "${units[@]}"; do targets+=("test_unit_$u"); done
 cmake --build "$dir" -j"$(nproc)" --target "${targets[@]}"

@@ -6,6 +6,7 @@
 #include "graph/op.h" /* EML_PARAMS_MAX */
 #include "kernels/fast_movement.h"
 #include "kernels/fast_nhwc.h"
+#include "kernels/interleave3.h"
 #include "kernels/parallel.h"
 #include "kernels/ref/movement.h"
 
@@ -27,6 +28,7 @@ typedef struct transpose_job {
     size_t channels, pixels; /* per image: C and H * W */
     size_t elem;             /* bytes per element: 1 (uint8 after QuantizeLinear), 2 or 4 */
     bool to_nhwc;
+    const eml_interleave3_kernel *rgb; /* three planes into pixels, where the CPU has one */
 } transpose_job;
 
 /* One image's pixels [p0, p1) for elements of type T: C known at compile time (an RGB image's
@@ -38,7 +40,7 @@ typedef struct transpose_job {
             y[p * (C) + c] = x[c * P + p];
 
 #define TRANSPOSE_IMAGE(T)                                                                         \
-    static void transpose_image_##T(const transpose_job *j, const T *x, T *y, size_t p0,         \
+    static void transpose_image_##T(const transpose_job *j, const T *x, T *y, size_t p0,           \
                                     size_t p1)                                                     \
     {                                                                                              \
         const size_t C = j->channels, P = j->pixels;                                               \
@@ -82,7 +84,9 @@ static void transpose_pixels(void *ctx, size_t b, size_t e, uint32_t thread)
         const size_t at = image * j->pixels * j->channels * j->elem;
         const char *x = (const char *)j->x + at;
         char *y = (char *)j->y + at;
-        if (j->elem == 1)
+        if (j->rgb)
+            j->rgb->fn(x + p0 * j->elem, j->pixels, y + 3 * p0 * j->elem, p1 - p0);
+        else if (j->elem == 1)
             transpose_image_uint8_t(j, (const uint8_t *)x, (uint8_t *)y, p0, p1);
         else if (j->elem == 2)
             transpose_image_uint16_t(j, (const uint16_t *)x, (uint16_t *)y, p0, p1);
@@ -115,7 +119,9 @@ static eml_status transpose_run(const eml_kernel_ctx *ctx)
     const size_t n = (size_t)x->dims[0];
     const size_t C = (size_t)(s->to_nhwc ? x->dims[1] : x->dims[3]);
     const size_t P = (size_t)(s->to_nhwc ? x->dims[2] * x->dims[3] : x->dims[1] * x->dims[2]);
-    transpose_job j = {x->data, ctx->outputs[0].data, C, P, elem, s->to_nhwc};
+    transpose_job j = {x->data, ctx->outputs[0].data, C, P, elem, s->to_nhwc, NULL};
+    if (s->to_nhwc && C == 3)
+        j.rgb = eml__interleave3_select(elem);
     if (C == 0 || P == 0)
         return EML_OK;
     /* pixel ranges with thread affinity: each thread moves the pixels its neighbours use */
