@@ -160,14 +160,12 @@ static inline void copy_small(uint8_t *dst, const uint8_t *src, size_t n)
     }
 }
 
-/* Row r of A (output position r of the batch) into dst: the input under the window, x_zp in the
+/* The row of A of output position (n, oy, ox) into dst: the input under the window, x_zp in the
  * padding, zeros past K; uint8 or widened to int16. */
-static void im2col_row(const qconv_run *r, int64_t row, void *dst)
+static void im2col_pixel(const qconv_run *r, int64_t n, int64_t oy, int64_t ox, void *dst)
 {
     const qconv_state *s = r->s;
     const eml_conv_geom *g = r->g;
-    const int64_t ow = g->out[1], oh = g->out[0];
-    const int64_t n = row / (oh * ow), oy = row / ow % oh, ox = row % ow;
     const int64_t c = g->in_channels;
     uint8_t *d8 = dst;
     int16_t *d16 = dst;
@@ -211,6 +209,25 @@ static void im2col_row(const qconv_run *r, int64_t row, void *dst)
     }
 }
 
+/* Rows [row0, row0 + rows) of A into dst, a_stride bytes apart: the output position is
+ * stepped along, not divided out for each row (an RGB stem's rows are a few bytes each). */
+static void im2col_rows(const qconv_run *r, int64_t row0, int64_t rows, uint8_t *dst,
+                        size_t a_stride)
+{
+    const int64_t ow = r->g->out[1], oh = r->g->out[0];
+    int64_t n = row0 / (oh * ow), oy = row0 / ow % oh, ox = row0 % ow;
+    for (int64_t i = 0; i < rows; i++) {
+        im2col_pixel(r, n, oy, ox, dst + (size_t)i * a_stride);
+        if (++ox == ow) {
+            ox = 0;
+            if (++oy == oh) {
+                oy = 0;
+                n++;
+            }
+        }
+    }
+}
+
 static void gemm_task(void *ctx, size_t t)
 {
     const qconv_run *r = ctx;
@@ -231,8 +248,7 @@ static void gemm_task(void *ctx, size_t t)
             stride = (size_t)r->g->in_channels;
         } else {
             if (filled != b) {
-                for (int64_t i = 0; i < rows; i++)
-                    im2col_row(r, row0 + i, buf + (size_t)i * a_stride);
+                im2col_rows(r, row0, rows, buf, a_stride);
                 filled = b;
             }
             a = buf;
