@@ -1,6 +1,7 @@
 /* Fast QAdd: plan-time rescale weights and the AVX2 elementwise kernel over the pool. */
 #include "core/cpu.h"
 #include "kernels/fast_qadd.h"
+#include "kernels/parallel.h"
 #include "kernels/ref/qnhwc.h"
 
 /* Elements per task: big enough to amortize a wake-up, fixed so results never depend on it. */
@@ -16,10 +17,12 @@ typedef struct vadd_run {
     size_t n;
 } vadd_run;
 
-static void vadd_task(void *ctx, size_t t)
+/* Chunks [b, e): elements [b * CHUNK, min(e * CHUNK, n)). */
+static void vadd_chunks(void *ctx, size_t b, size_t e, uint32_t thread)
 {
     const vadd_run *r = ctx;
-    const size_t i0 = t * CHUNK, n = EML_MIN(CHUNK, r->n - i0);
+    const size_t i0 = b * CHUNK, n = EML_MIN(e * CHUNK, r->n) - i0;
+    (void)thread;
     eml_qs8_vadd__avx2(n, r->a + i0, r->b + i0, r->y + i0, r->p);
 }
 
@@ -29,7 +32,7 @@ static eml_status vadd_run_fn(const eml_kernel_ctx *ctx)
     vadd_run r = {ctx->params, ctx->inputs[0].data, ctx->inputs[3].data, y->data,
                   (size_t)eml__shape_count(y->dims, y->rank)};
     if (r.n)
-        eml__pool_run(ctx->pool, (r.n + CHUNK - 1) / CHUNK, vadd_task, &r);
+        eml__parallel_ranges(ctx->pool, (r.n + CHUNK - 1) / CHUNK, 1, vadd_chunks, &r);
     return EML_OK;
 }
 

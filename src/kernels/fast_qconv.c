@@ -2,6 +2,7 @@
  * into each panel), and the driver that runs the int8 GEMM micro-kernel over im2col rows (or the
  * input itself for 1x1 convolutions) and the depthwise row kernel, on the pool. */
 #include "kernels/fast_qconv.h"
+#include "kernels/parallel.h"
 #include "kernels/ref/nhwc.h"
 #include "kernels/ref/qnhwc.h"
 
@@ -25,10 +26,10 @@ const eml_qs8_conv_kernel *eml__qs8_conv_kernels(size_t *count)
     return kernels;
 }
 
-/* Rows of A per block (im2col'd together, then swept by every panel of the task's group), and the
- * most tasks a node is split into (each has its own block of scratch). */
+/* Rows of A per block (im2col'd together, then swept by every panel of the item's group), and the
+ * most threads a node is split over (each has its own block of scratch). */
 #define BLOCK_ROWS 32
-#define MAX_TASKS 16
+#define MAX_THREADS 16
 
 typedef struct qconv_state {
     const eml_qs8_conv_kernel *k;
@@ -139,7 +140,7 @@ typedef struct qconv_run {
     uint8_t *y;
     uint8_t *scratch;
     size_t block_bytes;
-    int64_t rows, blocks, groups, panels_per_group, items, tasks;
+    int64_t rows, blocks, groups, panels_per_group, items;
     bool direct;
 } qconv_run;
 
@@ -228,15 +229,17 @@ static void im2col_rows(const qconv_run *r, int64_t row0, int64_t rows, uint8_t 
     }
 }
 
-static void gemm_task(void *ctx, size_t t)
+/* Items [first, end) (row blocks × panel groups) on the thread with index `thread`, which owns
+ * that block of the scratch. */
+static void gemm_items(void *ctx, size_t first, size_t end, uint32_t thread)
 {
     const qconv_run *r = ctx;
     const qconv_state *s = r->s;
     const eml_qs8_conv_kernel *k = s->k;
-    const int64_t i0 = (int64_t)t * r->items / r->tasks, i1 = ((int64_t)t + 1) * r->items / r->tasks;
+    const int64_t i0 = (int64_t)first, i1 = (int64_t)end;
     const int64_t o = s->o, nr = k->nr, mr = k->mr;
     const size_t elem = k->a_i16 ? 2 : 1, a_stride = (size_t)s->kp * elem;
-    uint8_t *buf = r->scratch + t * r->block_bytes;
+    uint8_t *buf = r->scratch + thread * r->block_bytes;
     int64_t filled = -1;
     for (int64_t item = i0; item < i1; item++) {
         const int64_t b = item / r->groups, grp = item % r->groups;
@@ -271,14 +274,15 @@ typedef struct dw_run {
     eml_qs8_dw_job job;
     const uint8_t *x;
     uint8_t *y;
-    int64_t oh, in_image, out_row, rows, tasks;
+    int64_t oh, in_image, out_row, rows;
 } dw_run;
 
-static void dw_task(void *ctx, size_t t)
+static void dw_rows(void *ctx, size_t b, size_t e, uint32_t thread)
 {
     const dw_run *r = ctx;
-    const int64_t i0 = (int64_t)t * r->rows / r->tasks, i1 = ((int64_t)t + 1) * r->rows / r->tasks;
+    const int64_t i0 = (int64_t)b, i1 = (int64_t)e;
     eml_qs8_dw_job job = r->job;
+    (void)thread;
     for (int64_t i = i0; i < i1; i++) {
         const int64_t n = i / r->oh, oy = i % r->oh;
         job.x = r->x + n * r->in_image;
@@ -307,9 +311,8 @@ static eml_status qconv_run_fn(const eml_kernel_ctx *ctx)
         r.in_image = g.in[0] * g.in[1] * s->o;
         r.out_row = g.out[1] * s->o;
         r.rows = g.batch * g.out[0];
-        r.tasks = EML_MIN(r.rows, (int64_t)threads * 4);
-        if (r.tasks > 0)
-            eml__pool_run(ctx->pool, (size_t)r.tasks, dw_task, &r);
+        /* row ranges with thread affinity: each thread reads what it wrote in the last layer */
+        eml__parallel_ranges(ctx->pool, (size_t)r.rows, 1, dw_rows, &r);
         return EML_OK;
     }
     qconv_run r = {.s = s, .g = &g, .x = x->data, .y = ctx->outputs[0].data,
@@ -325,9 +328,9 @@ static eml_status qconv_run_fn(const eml_kernel_ctx *ctx)
     r.panels_per_group = (s->panels + r.groups - 1) / r.groups;
     r.groups = (s->panels + r.panels_per_group - 1) / r.panels_per_group;
     r.items = r.blocks * r.groups;
-    r.tasks = EML_MIN(r.items, MAX_TASKS);
-    if (r.tasks > 0)
-        eml__pool_run(ctx->pool, (size_t)r.tasks, gemm_task, &r);
+    /* item ranges with thread affinity; a thread's scratch block is its index's */
+    eml__parallel_ranges(threads <= MAX_THREADS ? ctx->pool : NULL, (size_t)r.items, 1,
+                         gemm_items, &r);
     return EML_OK;
 }
 
@@ -341,7 +344,7 @@ static size_t qconv_scratch(const void *state, const eml_tensor *inputs, int32_t
     const qconv_state *s = state;
     if (s->depthwise)
         return 0;
-    return MAX_TASKS *
+    return MAX_THREADS *
            round_up((size_t)BLOCK_ROWS * (size_t)s->kp * (s->k->a_i16 ? 2 : 1), 64);
 }
 

@@ -3,6 +3,7 @@
  * output parameters are equal, where the rescale is the identity. */
 #include "core/cpu.h"
 #include "kernels/fast_qpool.h"
+#include "kernels/parallel.h"
 #include "kernels/ref/nhwc.h"
 #include "kernels/ref/qnhwc.h"
 
@@ -21,16 +22,17 @@ typedef struct qpool_run {
     const eml_conv_geom *g;
     const uint8_t *x;
     uint8_t *y;
-    int64_t rows, tasks;
 } qpool_run;
 
-static void qpool_task(void *ctx, size_t t)
+/* Output rows [b, e). */
+static void qpool_rows(void *ctx, size_t b, size_t e, uint32_t thread)
 {
     const qpool_run *r = ctx;
     const eml_conv_geom *g = r->g;
     const qpool_state *s = r->s;
     const int64_t c = g->in_channels;
-    const int64_t i0 = (int64_t)t * r->rows / r->tasks, i1 = ((int64_t)t + 1) * r->rows / r->tasks;
+    const int64_t i0 = (int64_t)b, i1 = (int64_t)e;
+    (void)thread;
     for (int64_t row = i0; row < i1; row++) {
         const int64_t n = row / g->out[0], oy = row % g->out[0];
         for (int64_t ox = 0; ox < g->out[1]; ox++) {
@@ -68,11 +70,9 @@ static eml_status qpool_run_fn(const eml_kernel_ctx *ctx)
     eml_status st = eml__nhwc_pool_geom(&s->p, &ctx->inputs[0], &g, why, sizeof(why));
     if (st != EML_OK)
         return eml__diag(ctx->diag, st, "QMaxPool: %s", why);
-    qpool_run r = {s, &g, ctx->inputs[0].data, ctx->outputs[0].data, g.batch * g.out[0], 0};
-    const uint32_t threads = ctx->pool ? eml__pool_threads(ctx->pool) : 1;
-    r.tasks = EML_MIN(r.rows, (int64_t)threads * 4);
-    if (r.tasks > 0)
-        eml__pool_run(ctx->pool, (size_t)r.tasks, qpool_task, &r);
+    qpool_run r = {s, &g, ctx->inputs[0].data, ctx->outputs[0].data};
+    /* row ranges with thread affinity, as the convs around it */
+    eml__parallel_ranges(ctx->pool, (size_t)(g.batch * g.out[0]), 1, qpool_rows, &r);
     return EML_OK;
 }
 

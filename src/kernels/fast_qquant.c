@@ -1,6 +1,7 @@
 /* Fast QuantizeLinear: float32 -> uint8, per tensor, AVX2, in fixed chunks over the pool. */
 #include "core/cpu.h"
 #include "kernels/fast_qquant.h"
+#include "kernels/parallel.h"
 
 #define CHUNK 16384
 
@@ -18,11 +19,14 @@ typedef struct quant_run {
     size_t n;
 } quant_run;
 
-static void quant_task(void *ctx, size_t t)
+/* Chunks [b, e): elements [b * CHUNK, min(e * CHUNK, n)). */
+static void quant_chunks(void *ctx, size_t b, size_t e, uint32_t thread)
 {
     const quant_run *r = ctx;
-    const size_t i0 = t * CHUNK;
-    eml_qu8_quantize__avx2(EML_MIN(CHUNK, r->n - i0), r->x + i0, r->s->scale, r->s->zp, r->y + i0);
+    const size_t i0 = b * CHUNK;
+    (void)thread;
+    eml_qu8_quantize__avx2(EML_MIN(e * CHUNK, r->n) - i0, r->x + i0, r->s->scale, r->s->zp,
+                           r->y + i0);
 }
 
 static eml_status quant_run_fn(const eml_kernel_ctx *ctx)
@@ -31,7 +35,7 @@ static eml_status quant_run_fn(const eml_kernel_ctx *ctx)
     quant_run r = {ctx->params, ctx->inputs[0].data, y->data,
                    (size_t)eml__shape_count(y->dims, y->rank)};
     if (r.n)
-        eml__pool_run(ctx->pool, (r.n + CHUNK - 1) / CHUNK, quant_task, &r);
+        eml__parallel_ranges(ctx->pool, (r.n + CHUNK - 1) / CHUNK, 1, quant_chunks, &r);
     return EML_OK;
 }
 
