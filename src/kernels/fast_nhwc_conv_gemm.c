@@ -82,7 +82,9 @@ static void gemm_blocks(void *ctx, size_t b0, size_t b1, uint32_t thread)
     const size_t og = (size_t)s->og, cg = (size_t)s->cg;
     float *col = j->scratch ? j->scratch + thread * j->slot_floats : NULL;
     for (size_t b = b0; b < b1; b++) {
-        const size_t m0 = b * j->rows, rows = EML_MIN(j->rows, j->m - m0);
+        /* blocks of equal size (within one row), none longer than j->rows: 49 pixels in 8-row
+         * blocks go as 7 × 7, not 6 × 8 + 1 (a 1-row GEMM runs at a fraction of the speed) */
+        const size_t m0 = b * j->m / j->blocks, rows = (b + 1) * j->m / j->blocks - m0;
         float *y = j->y + m0 * O;
         for (int64_t gi = 0; gi < s->group; gi++) {
             const float *a;
