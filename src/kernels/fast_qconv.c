@@ -243,7 +243,8 @@ static void gemm_items(void *ctx, size_t first, size_t end, uint32_t thread)
     int64_t filled = -1;
     for (int64_t item = i0; item < i1; item++) {
         const int64_t b = item / r->groups, grp = item % r->groups;
-        const int64_t row0 = b * BLOCK_ROWS, rows = EML_MIN(BLOCK_ROWS, r->rows - row0);
+        /* blocks of equal size (within one row), none over BLOCK_ROWS */
+        const int64_t row0 = b * r->rows / r->blocks, rows = (b + 1) * r->rows / r->blocks - row0;
         const uint8_t *a;
         size_t stride;
         if (r->direct) {
@@ -262,9 +263,15 @@ static void gemm_items(void *ctx, size_t first, size_t end, uint32_t thread)
         for (int64_t pi = p0; pi < p1; pi++) {
             const void *panel = (const uint8_t *)s->packed + (size_t)pi * s->panel_bytes;
             const size_t nc = (size_t)EML_MIN(nr, o - pi * nr);
-            for (int64_t i = 0; i < rows; i += mr)
-                k->gemm((size_t)EML_MIN(mr, rows - i), nc, (size_t)s->kp, a + (size_t)i * stride,
-                        stride, panel, r->y + (row0 + i) * o + pi * nr, (size_t)o, &s->out);
+            /* as few tiles as MR allows, of heights that differ by at most one (the VNNI
+             * kernel computes only the rows it is given: 49 rows as 7 × 7, not 6 × 8 + 1) */
+            const int64_t tiles = (rows + mr - 1) / mr, base = rows / tiles, taller = rows % tiles;
+            for (int64_t t = 0, i = 0; t < tiles; t++) {
+                const int64_t h = base + (t < taller);
+                k->gemm((size_t)h, nc, (size_t)s->kp, a + (size_t)i * stride, stride, panel,
+                        r->y + (row0 + i) * o + pi * nr, (size_t)o, &s->out);
+                i += h;
+            }
         }
     }
 }

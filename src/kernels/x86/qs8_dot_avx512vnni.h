@@ -15,15 +15,15 @@ static inline int32_t qs8_load4(const uint8_t *p)
     return v;
 }
 
-/* acc[i][h] = bias[16h..16h+15] + sum over k < kp of a[i][k] · w[k][16h..]: rows past mr repeat
- * the last one (the caller does not store them); nc <= 16 skips the panel's zero second half. */
+/* acc[i][h] = bias[16h..16h+15] + sum over k < kp of a[i][k] · w[k][16h..] for rows i < MR (a
+ * constant: rows past it are not computed); nc <= 16 skips the panel's zero second half. */
 static inline __attribute__((always_inline)) void
-qs8_dot_8x32__avx512vnni(size_t mr, size_t nc, size_t kp, const void *a, size_t a_stride_bytes,
-                         const int8_t *w, const int32_t *bias, __m512i acc[8][2])
+qs8_dot_rows_x32(const size_t MR, size_t nc, size_t kp, const void *a, size_t a_stride_bytes,
+                 const int8_t *w, const int32_t *bias, __m512i acc[8][2])
 {
     const uint8_t *ap[8];
     for (size_t i = 0; i < 8; i++)
-        ap[i] = (const uint8_t *)a + (i < mr ? i : mr - 1) * a_stride_bytes;
+        ap[i] = (const uint8_t *)a + (i < MR ? i : 0) * a_stride_bytes;
     const __m512i b0 = _mm512_loadu_si512(bias), b1 = _mm512_loadu_si512(bias + 16);
     __m512i c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1, c30 = b0, c31 = b1;
     __m512i c40 = b0, c41 = b1, c50 = b0, c51 = b1, c60 = b0, c61 = b1, c70 = b0, c71 = b1;
@@ -34,8 +34,10 @@ qs8_dot_8x32__avx512vnni(size_t mr, size_t nc, size_t kp, const void *a, size_t 
             w += 128;
             __m512i av;
 #define ROW(i)                                                                                     \
-    av = _mm512_set1_epi32(qs8_load4(ap[i] + k));                                                  \
-    c##i##0 = _mm512_dpbusd_epi32(c##i##0, av, w0);
+    if (MR > i) {                                                                                  \
+        av = _mm512_set1_epi32(qs8_load4(ap[i] + k));                                              \
+        c##i##0 = _mm512_dpbusd_epi32(c##i##0, av, w0);                                            \
+    }
             ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5) ROW(6) ROW(7)
 #undef ROW
         }
@@ -45,9 +47,11 @@ qs8_dot_8x32__avx512vnni(size_t mr, size_t nc, size_t kp, const void *a, size_t 
         w += 128;
         __m512i av;
 #define ROW(i)                                                                                     \
-    av = _mm512_set1_epi32(qs8_load4(ap[i] + k));                                                  \
-    c##i##0 = _mm512_dpbusd_epi32(c##i##0, av, w0);                                                \
-    c##i##1 = _mm512_dpbusd_epi32(c##i##1, av, w1);
+    if (MR > i) {                                                                                  \
+        av = _mm512_set1_epi32(qs8_load4(ap[i] + k));                                              \
+        c##i##0 = _mm512_dpbusd_epi32(c##i##0, av, w0);                                            \
+        c##i##1 = _mm512_dpbusd_epi32(c##i##1, av, w1);                                            \
+    }
         ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5) ROW(6) ROW(7)
 #undef ROW
     }
@@ -56,6 +60,21 @@ qs8_dot_8x32__avx512vnni(size_t mr, size_t nc, size_t kp, const void *a, size_t 
     acc[i][1] = c##i##1;
     STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5) STORE(6) STORE(7)
 #undef STORE
+}
+
+/* The same for mr rows (1..8), on a version compiled for exactly that many: a short tile (the
+ * last rows of a 7x7 image, say) costs its own rows only. */
+static inline __attribute__((always_inline)) void
+qs8_dot_8x32__avx512vnni(size_t mr, size_t nc, size_t kp, const void *a, size_t a_stride_bytes,
+                         const int8_t *w, const int32_t *bias, __m512i acc[8][2])
+{
+    switch (mr) {
+#define ROWS(r)                                                                                    \
+    case r: qs8_dot_rows_x32(r, nc, kp, a, a_stride_bytes, w, bias, acc); return;
+        ROWS(1) ROWS(2) ROWS(3) ROWS(4) ROWS(5) ROWS(6) ROWS(7)
+#undef ROWS
+    default: qs8_dot_rows_x32(8, nc, kp, a, a_stride_bytes, w, bias, acc); return;
+    }
 }
 
 #endif
