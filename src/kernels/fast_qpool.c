@@ -24,6 +24,9 @@ typedef struct qpool_run {
     uint8_t *y;
 } qpool_run;
 
+/* Window pixels combined per call of the SIMD maximum. */
+#define MAX_TAPS 32
+
 /* Output rows [b, e). */
 static void qpool_rows(void *ctx, size_t b, size_t e, uint32_t thread)
 {
@@ -37,6 +40,10 @@ static void qpool_rows(void *ctx, size_t b, size_t e, uint32_t thread)
         const int64_t n = row / g->out[0], oy = row % g->out[0];
         for (int64_t ox = 0; ox < g->out[1]; ox++) {
             uint8_t *y = r->y + (row * g->out[1] + ox) * c;
+            /* the window's pixels inside the image, in batches of MAX_TAPS (each batch after
+             * the first also takes the maximum so far, in y) */
+            const uint8_t *taps[MAX_TAPS];
+            size_t count = 0;
             bool any = false;
             for (int64_t ky = 0; ky < g->kernel[0]; ky++) {
                 const int64_t iy = oy * g->stride[0] - g->pad_begin[0] + ky * g->dilation[0];
@@ -44,14 +51,17 @@ static void qpool_rows(void *ctx, size_t b, size_t e, uint32_t thread)
                     const int64_t ix = ox * g->stride[1] - g->pad_begin[1] + kx * g->dilation[1];
                     if (ix < 0 || ix >= g->in[1])
                         continue;
-                    const uint8_t *xp = r->x + ((n * g->in[0] + iy) * g->in[1] + ix) * c;
-                    if (!any)
-                        memcpy(y, xp, (size_t)c);
-                    else
-                        eml_u8_vmax__avx2((size_t)c, xp, y);
+                    taps[count++] = r->x + ((n * g->in[0] + iy) * g->in[1] + ix) * c;
+                    if (count == MAX_TAPS) {
+                        eml_u8_vmax__avx2((size_t)c, taps, count, y);
+                        taps[0] = y;
+                        count = 1;
+                    }
                     any = true;
                 }
             }
+            if (count > 1 || (count == 1 && taps[0] != y)) /* y alone is already done */
+                eml_u8_vmax__avx2((size_t)c, taps, count, y);
             if (!any) {
                 memset(y, 0, (size_t)c); /* a window in the padding only: -inf, the lowest code */
             } else if (!s->identity) {

@@ -5,8 +5,8 @@
 
 #include "kernels/fast.h"
 
-/* m[i] = max(m[i], x[i]) for i < n. */
-void eml_u8_vmax__avx2(size_t n, const uint8_t *x, uint8_t *m);
+/* y[i] = max over t < taps of x[t][i], for i < n; taps >= 1 (y may be one of the x[t]). */
+void eml_u8_vmax__avx2(size_t n, const uint8_t *const *x, size_t taps, uint8_t *y);
 
 eml_status eml__fast_qmaxpool_select(const eml_fast_select_ctx *ctx, eml_fast_kernel *out);
 
