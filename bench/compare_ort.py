@@ -55,6 +55,9 @@ def parse_args():
     p.add_argument("--ort-bench", default=os.path.join(SHARED, "bench", "ort_bench.js"),
                    help="ort_bench.js (default: ../shared/bench/ort_bench.js)")
     p.add_argument("--json", metavar="FILE", help="also write every round's records to FILE")
+    p.add_argument("--realtime", type=int, metavar="PRIO", default=0,
+                   help="run both runtimes under `chrt -f PRIO` (SCHED_FIFO; needs root): other "
+                        "processes on the machine then cannot preempt a timed run's threads")
     a = p.parse_args()
     try:
         a.threads = [int(t) for t in a.threads.split(",")]
@@ -162,18 +165,23 @@ def run_json(cmd, env=None, timeout=None):
     return None, "no JSON object in its output"
 
 
+def realtime(a):
+    """The command prefix that runs a process at SCHED_FIFO priority --realtime, or nothing."""
+    return ["chrt", "-f", str(a.realtime)] if a.realtime else []
+
+
 def ort_round(a, model, threads):
     # one thread count per process, everything else exactly as ort_bench.js does it
-    cmd = ["node", a.ort_bench, model, "--threads", str(threads), "--seconds", str(a.seconds),
-           "--json"]
+    cmd = realtime(a) + ["node", a.ort_bench, model, "--threads", str(threads), "--seconds",
+                         str(a.seconds), "--json"]
     rec, err = run_json(cmd, env=dict(os.environ, ORT_NODE=a.ort_node),
                         timeout=a.seconds * 20 + 600)
     return (rec["median_ms"], rec) if rec else (None, err)
 
 
 def edgeml_round(a, model, threads):
-    cmd = [a.edgeml, "bench", model, "--threads", str(threads), "--seconds", str(a.seconds),
-           "--json"]
+    cmd = realtime(a) + [a.edgeml, "bench", model, "--threads", str(threads), "--seconds",
+                         str(a.seconds), "--json"]
     if a.edgeml_warmup is not None:
         cmd += ["--warmup", str(a.edgeml_warmup)]
     rec, err = run_json(cmd, timeout=a.seconds * 20 + 1800)
@@ -225,7 +233,8 @@ def main():
     print(f"edgeml: {a.edgeml} ({version}); onnxruntime-node: {a.ort_node}")
     print(f"protocol: batch 1, threads {','.join(map(str, a.threads))}, {a.rounds} rounds of "
           f"ORT then edgeml, each a fresh process measured >= {a.seconds:g} s after warm-up; "
-          f"latency = each process's median")
+          f"latency = each process's median" +
+          (f"; both under SCHED_FIFO priority {a.realtime}" if a.realtime else ""))
     sys.stdout.flush()
 
     results, summary, ort_version = [], [], None
@@ -273,6 +282,7 @@ def main():
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"cpu": cpu, "load_averages": loads, "edgeml": version,
+                       "realtime_priority": a.realtime,
                        "onnxruntime": ort_version,
                        "rounds": a.rounds, "seconds": a.seconds, "results": results}, f, indent=1)
     return 1 if any(q is None for *_, q in summary) else 0
