@@ -214,6 +214,21 @@ static void tap_pointers(const igemm_job *j, size_t row, int64_t ow0, int64_t ow
     }
 }
 
+/* Kernel rows whose input rows row_pointers looks up once per call. */
+#define ROW_TAPS_MAX 16
+
+/* The pointers of `count` inner columns, the first at offset off of its input rows, the next
+ * `step` floats further each: kh per column (the zero run for a NULL row). Everything in
+ * locals, so that the loop keeps them in registers. */
+static const float **inner_pointers(const float **p, const float *const *in_rows, size_t kh,
+                                    const float *zero, int64_t off, int64_t step, size_t count)
+{
+    for (size_t c = 0; c < count; c++, off += step)
+        for (size_t r = 0; r < kh; r++)
+            *p++ = in_rows[r] ? in_rows[r] + off : zero;
+    return p;
+}
+
 /* The pointers of output row `row` (n, oh), columns [ow0, ow1), over kernel rows: each to the
  * kw * C floats under a kernel row, or the zero run above and below the image; at the image's
  * sides, where part of the run lies in the padding, the run is gathered into scratch with zeros
@@ -229,9 +244,24 @@ static void row_pointers(const igemm_job *j, size_t row, int64_t ow0, int64_t ow
     float *side = j->sides + ((size_t)row * (size_t)(j->lo + OW - j->hi) + (size_t)sides_before) *
                                  j->ks * j->kc;
     const int64_t ih0 = oh * g->stride[0] - g->pad_begin[0];
+    /* each kernel row's input row, or NULL above and below the image: the inner columns then
+     * take one add per pointer (an RGB stem has as many pointers as multiply-adds per output) */
+    const float *in_rows[ROW_TAPS_MAX];
+    const bool fast = s->kh <= ROW_TAPS_MAX;
+    for (int64_t kh = 0; fast && kh < s->kh; kh++) {
+        const int64_t ih = ih0 + kh * g->dilation[0];
+        in_rows[kh] = ih >= 0 && ih < H ? j->x + (n * H + ih) * W * C : NULL;
+    }
     for (int64_t ow = ow0; ow < ow1; ow++) {
         const int64_t iw0 = ow * g->stride[1] - g->pad_begin[1];
         const bool inner = ow >= j->lo && ow < j->hi;
+        if (inner && fast) {
+            const int64_t end = EML_MIN(ow1, j->hi);
+            p = inner_pointers(p, in_rows, (size_t)s->kh, s->zero, iw0 * C,
+                               g->stride[1] * C, (size_t)(end - ow));
+            ow = end - 1;
+            continue;
+        }
         for (int64_t kh = 0; kh < s->kh; kh++) {
             const int64_t ih = ih0 + kh * g->dilation[0];
             if (ih < 0 || ih >= H) {
