@@ -68,15 +68,15 @@ INLINE vf clamp(vf v, vf vmin, vf vmax)
 }
 
 /* Columns [ow0, ow1) of channels [c, c + VW) (or the tail m), every tap inside the row. KW_T is
- * the kernel width when known at compile time (the loops then unroll), 0 otherwise. */
-INLINE void dw_interior(const size_t KW_T, const bool full, const eml_f32_dwconv_args *a,
-                        size_t c, vm m, size_t ow0, size_t ow1)
+ * the kernel width when known at compile time (the loops then unroll), 0 otherwise; S_T the
+ * column stride (1 or 2, undilated) when known with it, 0 otherwise. */
+INLINE void dw_interior(const size_t KW_T, const size_t S_T, const bool full,
+                        const eml_f32_dwconv_args *a, size_t c, vm m, size_t ow0, size_t ow1)
 {
     const eml_f32_nhwc_row *r = &a->row;
     const size_t KW = KW_T ? KW_T : r->kernel_w;
     const size_t C = r->channels, cp = a->cp;
     const size_t xs = r->stride_w * C, xd = r->dilation_w * C;
-    const bool unit = r->stride_w == 1 && r->dilation_w == 1;
     const vf bias = v_loadu(a->bias + c);
     const vf vmin = v_set1(a->min), vmax = v_set1(a->max);
     size_t ow = ow0;
@@ -88,20 +88,20 @@ INLINE void dw_interior(const size_t KW_T, const bool full, const eml_f32_dwconv
         const float *x = r->x + ((int64_t)(ow * r->stride_w) - r->pad_left) * (int64_t)C + c;
         const float *w = a->w + c;
         for (size_t i = 0; i < r->rows; i++) {
-            if (KW_T && unit) {
-                /* stride 1: the DW_COLS + KW - 1 input vectors under the row, each loaded once
-                 * for every tap and column that reads it (5x5: 12 loads for 40 multiply-adds,
-                 * not 40); the sums run in the same order */
-                vf xin[DW_COLS + DW_MAX_KW - 1];
-#pragma GCC unroll 16
-                for (size_t q = 0; q < DW_COLS + KW - 1; q++)
+            if (S_T) {
+                /* stride 1 or 2: the (DW_COLS - 1) * S + KW input vectors under the row, each
+                 * loaded once for every tap and column that reads it (5x5 at stride 1: 12 loads
+                 * for 40 multiply-adds, not 40); the sums run in the same order */
+                vf xin[(DW_COLS - 1) * 2 + DW_MAX_KW];
+#pragma GCC unroll 32
+                for (size_t q = 0; q < (DW_COLS - 1) * S_T + KW; q++)
                     xin[q] = load_c(x + q * C, full, m);
 #pragma GCC unroll 8
                 for (size_t k = 0; k < KW; k++) {
                     const vf wv = v_loadu(w + k * cp);
 #pragma GCC unroll 16
                     for (size_t p = 0; p < DW_COLS; p++)
-                        acc[p] = v_fmadd(xin[p + k], wv, acc[p]);
+                        acc[p] = v_fmadd(xin[p * S_T + k], wv, acc[p]);
                 }
             } else {
 #pragma GCC unroll 8
@@ -162,10 +162,15 @@ INLINE void dw_channels(const bool full, const eml_f32_dwconv_args *a, size_t c,
     const size_t out_w = a->row.out_w;
     for (size_t ow = 0; ow < lo; ow++)
         dw_border(full, a, c, m, ow);
-    switch (a->row.kernel_w) {
-    case 3: dw_interior(3, full, a, c, m, lo, hi); break;
-    case 5: dw_interior(5, full, a, c, m, lo, hi); break;
-    default: dw_interior(0, full, a, c, m, lo, hi); break;
+    const size_t s = a->row.dilation_w == 1 && a->row.stride_w <= 2 ? a->row.stride_w : 0;
+    switch (a->row.kernel_w * 4 + s) {
+    case 3 * 4 + 1: dw_interior(3, 1, full, a, c, m, lo, hi); break;
+    case 3 * 4 + 2: dw_interior(3, 2, full, a, c, m, lo, hi); break;
+    case 5 * 4 + 1: dw_interior(5, 1, full, a, c, m, lo, hi); break;
+    case 5 * 4 + 2: dw_interior(5, 2, full, a, c, m, lo, hi); break;
+    case 3 * 4: dw_interior(3, 0, full, a, c, m, lo, hi); break;
+    case 5 * 4: dw_interior(5, 0, full, a, c, m, lo, hi); break;
+    default: dw_interior(0, 0, full, a, c, m, lo, hi); break;
     }
     for (size_t ow = hi; ow < out_w; ow++)
         dw_border(full, a, c, m, ow);
