@@ -22,6 +22,7 @@ typedef struct gemm_job {
     float *scratch;
     size_t m, rows, blocks, slot_floats;
     size_t col_block; /* wide: output channels per block, a multiple of NR */
+    size_t col_blocks, row_parts; /* wide: blocks across the channels, parts of the pixels */
     float min, max;
     bool epilogue;
 } gemm_job;
@@ -119,15 +120,19 @@ static void wide_cols(void *ctx, size_t b)
 {
     const gemm_job *j = ctx;
     const eml_nhwc_conv_state *s = j->s;
-    const size_t O = (size_t)s->out_channels, n0 = b * j->col_block;
+    const size_t part = b / j->col_blocks;
+    const size_t O = (size_t)s->out_channels, n0 = b % j->col_blocks * j->col_block;
     const size_t cols = EML_MIN(j->col_block, O - n0);
+    const size_t m0 = part * j->m / j->row_parts, m1 = (part + 1) * j->m / j->row_parts;
     const float *a = s->kind == NHWC_CONV_DIRECT ? j->x : j->scratch;
     const size_t lda = s->kind == NHWC_CONV_DIRECT ? (size_t)j->g->in_channels : s->kdim;
     /* a block of whole panels: its weights start at panel n0 / NR */
     const float *w = s->packed + n0 / s->packing.nr * s->panel_floats;
-    eml__f32_gemm_run(s->gemm, j->m, cols, s->kdim, a, lda, w, j->y + n0, O, j->min, j->max, NULL);
+    eml__f32_gemm_run(s->gemm, m1 - m0, cols, s->kdim, a + m0 * lda, lda, w, j->y + m0 * O + n0,
+                      O, j->min, j->max, NULL);
     if (j->epilogue)
-        eml__nhwc_conv_epilogue(s, j->y + n0, j->z ? j->z + n0 : NULL, j->m, cols, O);
+        eml__nhwc_conv_epilogue(s, j->y + m0 * O + n0, j->z ? j->z + m0 * O + n0 : NULL,
+                                m1 - m0, cols, O);
 }
 
 eml_status eml__nhwc_conv_run_gemm(const eml_kernel_ctx *ctx, const eml_nhwc_conv_state *s,
@@ -157,8 +162,14 @@ eml_status eml__nhwc_conv_run_gemm(const eml_kernel_ctx *ctx, const eml_nhwc_con
         j.col_block = per * nr;
         if (s->kind == NHWC_CONV_IM2COL)
             eml__pool_run(j.blocks > 1 ? pool : NULL, j.blocks, wide_im2col, &j);
-        const size_t col_blocks = (panels + per - 1) / per;
-        eml__pool_run(col_blocks > 1 ? pool : NULL, col_blocks, wide_cols, &j);
+        j.col_blocks = (panels + per - 1) / per;
+        /* few column blocks that do not divide among the threads (160 channels: 5 panels on 2
+         * threads is 3 against 2): the pixels in as many parts as threads too */
+        j.row_parts = 1;
+        if (threads > 1 && j.col_blocks % threads != 0 && j.col_blocks < 4 * threads)
+            j.row_parts = EML_MIN(threads, (j.m + s->packing.mr - 1) / s->packing.mr);
+        const size_t blocks = j.col_blocks * j.row_parts;
+        eml__pool_run(blocks > 1 ? pool : NULL, blocks, wide_cols, &j);
         return EML_OK;
     }
     /* each thread owns one block of the scratch: no more threads than it was sized for */
