@@ -18,10 +18,11 @@ cmake -S . -B "$dir" -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-aarch64.cmake \
 
 # The unit tests that compare every usable kernel variant with the reference (GEMM, indirect
 # GEMM, NHWC convolution / depthwise / pooling, elementwise, softmax, uint8 QConv: NEON dot
-# product and plain NEON, both usable under qemu's default "max" CPU), the real models, and the
-# conformance runner: only their programs are built.
+# product and plain NEON, both usable under qemu's default "max" CPU; float16 GEMM and convs, as
+# qemu's "max" CPU has FP16 arithmetic), the real models, and the conformance runner: only their
+# programs are built.
 units=(test_f32_gemm test_fast_gemm_ops test_fast_elementwise test_nhwc test_nhwc_pool
-       test_nhwc_layout test_passes_models test_qconv test_interleave3)
+       test_nhwc_layout test_passes_models test_qconv test_interleave3 test_f16_gemm)
 targets=(test_integration_test_models test_integration_test_quantize test_conformance_onnx_backend)
 for u in "${units[@]}"; do targets+=("test_unit_$u"); done
 cmake --build "$dir" -j"$(nproc)" --target "${targets[@]}"
@@ -42,4 +43,9 @@ for isa in native ref; do
   EML_ISA=$isa ctest --test-dir "$dir" -R "$tests" -E "$skip" -j"$(nproc)" --output-on-failure \
     --timeout 600
 done
+# EML_ISA=neondot caps the features below FP16 arithmetic: the fp16 model must then run nothing
+# in float16 (the f16 kernel cases skip, the model case checks the kernel names).
+echo "== EML_ISA=neondot (f16 tests)"
+EML_ISA=neondot ctest --test-dir "$dir" -R '^unit\.test_f16_gemm\.' -j"$(nproc)" --output-on-failure \
+  --timeout 600
 echo "test-aarch64: done in $(( $(date +%s) - start )) s"

@@ -58,7 +58,9 @@ typedef enum eml_value_flags {
     EML_VALUE_INPUT = 1,        /* a graph input */
     EML_VALUE_OUTPUT = 2,       /* a graph output */
     EML_VALUE_INITIALIZER = 4,  /* has constant data (a default when also INPUT) */
-    EML_VALUE_OUTER = 8         /* a subgraph's reference to a value of an enclosing graph */
+    EML_VALUE_OUTER = 8,        /* a subgraph's reference to a value of an enclosing graph */
+    EML_VALUE_FROM_F16 = 16     /* INITIALIZER: float32 data a folded Cast widened from float16
+                                   (a float16 model's weights: may be computed in float16) */
 } eml_value_flags;
 
 typedef struct eml_value {

@@ -1,6 +1,7 @@
 /* Plan-time kernel choice: for each node, the op's fast-kernel selector (if the op has one) may
  * take over from the reference kernel, packing the node's constant weights once for all
  * sessions. */
+#include "kernels/fast_f16.h"
 #include "runtime/plan.h"
 
 #define EML_FAST_OP(name, select)                                                                  \
@@ -33,6 +34,7 @@ eml_status eml__plan_select_fast(const eml_plan *p, eml_plan_node *pn)
     eml_tensor inputs[16];
     if (node->n_inputs > 16)
         return EML_OK;
+    uint32_t f16_inputs = 0; /* inputs whose constant data was widened from float16 */
     for (int32_t k = 0; k < node->n_inputs; k++) {
         memset(&inputs[k], 0, sizeof(inputs[k]));
         int32_t v = node->inputs[k];
@@ -46,9 +48,17 @@ eml_status eml__plan_select_fast(const eml_plan *p, eml_plan_node *pn)
         /* a default an input may override is not constant */
         if ((val->flags & EML_VALUE_INITIALIZER) && !(val->flags & EML_VALUE_INPUT))
             inputs[k].data = val->data;
+        if (inputs[k].data && (val->flags & EML_VALUE_FROM_F16))
+            f16_inputs |= 1u << k;
     }
     eml_fast_select_ctx ctx = {node->op,       pn->params,      node->opset, inputs,
                                node->n_inputs, node->n_outputs, p->env};
+    /* a float16 model's weights run on float16 arithmetic where the CPU has it (fast_f16.h) */
+    if (f16_inputs) {
+        eml_status st = eml__fast_f16_select(&ctx, f16_inputs, &pn->fast);
+        if (st != EML_OK || pn->fast.run)
+            return st;
+    }
     return select(&ctx, &pn->fast);
 }
 

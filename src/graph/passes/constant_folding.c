@@ -83,6 +83,10 @@ static eml_status fold_nodes(eml_pass_ctx *ctx, bool (*pick)(const eml_graph *, 
             else
                 eml__free(env, out[k].data);
         }
+        /* a float16 model's weights (Cast float16 -> float32): the f16 kernels may take them */
+        if (n->op == EML_OP_Cast && in[0].dtype == EML_DTYPE_F16 && n->outputs[0] >= 0 &&
+            out[0].dtype == EML_DTYPE_F32)
+            g->values[n->outputs[0]].flags |= EML_VALUE_FROM_F16;
         dead[order[i]] = 1;
         ctx->rewrites++;
     }
