@@ -5,6 +5,7 @@
 #define EML_KERNELS_FAST_H
 
 #include "kernels/kernel.h"
+#include "kernels/ref/activation.h"
 
 /* What a selector sees at plan time. inputs[i].data is non-NULL for constant inputs
  * (initializers); other inputs carry their declared dtype and shape (rank -1: unknown). */
@@ -33,6 +34,13 @@ typedef struct eml_fast_kernel {
 /* Fills *out with a fast kernel, or leaves out->run NULL to keep the reference kernel.
  * Returns EML_OK or EML_ENOMEM. */
 typedef eml_status (*eml_fast_select_fn)(const eml_fast_select_ctx *ctx, eml_fast_kernel *out);
+
+/* A fused activation as the output clamp it is: min/max set and true for none (-inf, inf), Relu
+ * (0, inf) and Clip (alpha, beta); false for any other kind (min/max then -inf, inf). */
+bool eml__fast_act_clamp(const eml_activation *a, float *min, float *max);
+
+/* A micro-kernel's name without its "eml_" prefix, for the fast kernel's own name. */
+const char *eml__fast_short_name(const char *name);
 
 /* The destroy of a state that is one eml__alloc'd block. */
 void eml__fast_free_state(eml_env *env, void *state);

@@ -116,16 +116,9 @@ static bool set_activation(eml_nhwc_conv_state *e, const eml_activation *act)
     if (!act)
         return true;
     e->p.act = *act;
+    if (eml__fast_act_clamp(act, &e->min, &e->max))
+        return true;
     switch (act->kind) {
-    case EML_ACTIVATION_NONE:
-        return true;
-    case EML_ACTIVATION_RELU:
-        e->min = 0.0f;
-        return true;
-    case EML_ACTIVATION_CLIP:
-        e->min = act->alpha;
-        e->max = act->beta;
-        return true;
     case EML_ACTIVATION_LEAKY_RELU:
     case EML_ACTIVATION_HARD_SIGMOID:
     case EML_ACTIVATION_HARD_SWISH:
@@ -165,7 +158,7 @@ static eml_status make_gemm(const eml_fast_select_ctx *ctx, const eml_f16_gemm_k
         goto fail;
     eml__f16_gemm_pack(k, n, kdim, b, b_is_nk, alpha, bias, s->w, s->bias);
     snprintf(s->name, sizeof(s->name), "%s",
-             strncmp(k->name, "eml_", 4) == 0 ? k->name + 4 : k->name);
+             eml__fast_short_name(k->name));
     out->name = s->name;
     out->state = s;
     out->run = gemm_run;

@@ -24,25 +24,6 @@ static void conv_destroy(eml_env *env, void *state)
     eml__free(env, s);
 }
 
-static bool act_clamp(const eml_activation *a, float *min, float *max)
-{
-    *min = -INFINITY;
-    *max = INFINITY;
-    switch (a->kind) {
-    case EML_ACTIVATION_NONE:
-        return true;
-    case EML_ACTIVATION_RELU:
-        *min = 0.0f;
-        return true;
-    case EML_ACTIVATION_CLIP:
-        *min = a->alpha;
-        *max = a->beta;
-        return true;
-    default:
-        return false;
-    }
-}
-
 static bool zero_pads(const eml_conv_params *c)
 {
     if (c->auto_pad != EML_AUTO_PAD_NOTSET)
@@ -98,12 +79,6 @@ eml_status eml__fast_nhwc_conv_select(const eml_fast_select_ctx *ctx, eml_fast_k
                                            eml__f32_nhwc_select(), 0, out);
 }
 
-/* Strips the "eml_" of a micro-kernel's name for the fast kernel's. */
-static const char *short_name(const char *name)
-{
-    return strncmp(name, "eml_", 4) == 0 ? name + 4 : name;
-}
-
 eml_status eml__fast_nhwc_conv_select_with(const eml_fast_select_ctx *ctx,
                                            const eml_f32_gemm_kernel *k,
                                            const eml_f32_igemm_kernel *ik,
@@ -138,7 +113,7 @@ eml_status eml__fast_nhwc_conv_select_with(const eml_fast_select_ctx *ctx,
     s->kdim = (size_t)(s->kh * s->kw * s->cg);
     s->slots = EML_MAX(1u, slots ? slots : ctx->env->n_threads);
     s->inline_macs = slots ? 0.0 : NHWC_GEMM_INLINE_MACS;
-    s->act_is_clamp = act_clamp(&p->act, &s->min, &s->max);
+    s->act_is_clamp = eml__fast_act_clamp(&p->act, &s->min, &s->max);
     s->ops = ops;
     s->velem = eml__f32_velem_select();
     const float *bias = b ? b->data : NULL;
@@ -178,7 +153,7 @@ eml_status eml__fast_nhwc_conv_select_with(const eml_fast_select_ctx *ctx,
             s->igemm && group == 1 && (p->conv.dilations_count <= 0 || p->conv.dilations[1] == 1);
         static const char *const kinds[] = {"1x1", "im2col", "dw", "igemm"};
         snprintf(s->name, sizeof(s->name), "f32_nhwc_conv_%s%s__%s", kinds[s->kind],
-                 s->wide ? "_wide" : "", short_name(s->igemm ? s->igemm->name : s->gemm->name));
+                 s->wide ? "_wide" : "", eml__fast_short_name(s->igemm ? s->igemm->name : s->gemm->name));
     }
     eml_status st = EML_ENOMEM;
     /* the igemm's zero row (a kernel row's taps) follows the weights */

@@ -50,25 +50,6 @@ static void conv_destroy(eml_env *env, void *state)
     eml__free(env, s);
 }
 
-static bool act_clamp(const eml_activation *a, float *min, float *max)
-{
-    *min = -INFINITY;
-    *max = INFINITY;
-    switch (a->kind) {
-    case EML_ACTIVATION_NONE:
-        return true;
-    case EML_ACTIVATION_RELU:
-        *min = 0.0f;
-        return true;
-    case EML_ACTIVATION_CLIP:
-        *min = a->alpha;
-        *max = a->beta;
-        return true;
-    default:
-        return false;
-    }
-}
-
 static bool pointwise(const eml_conv_params *c, int64_t kh, int64_t kw)
 {
     if (kh != 1 || kw != 1)
@@ -285,7 +266,7 @@ eml_status eml__fast_f16_conv_select_with(const eml_fast_select_ctx *ctx,
     b->kind = pointwise(&p->conv, b->kh, b->kw) ? NHWC_CONV_DIRECT : NHWC_CONV_IM2COL;
     b->slots = EML_MAX(1u, slots ? slots : ctx->env->n_threads);
     b->inline_macs = slots ? 0.0 : NHWC_GEMM_INLINE_MACS;
-    b->act_is_clamp = act_clamp(&p->act, &b->min, &b->max);
+    b->act_is_clamp = eml__fast_act_clamp(&p->act, &b->min, &b->max);
     b->ops = eml__f32_nhwc_select();
     b->velem = eml__f32_velem_select();
     s->k = k;
@@ -299,7 +280,7 @@ eml_status eml__fast_f16_conv_select_with(const eml_fast_select_ctx *ctx,
     EML_TRY(pack(ctx->env, s, w->data, bt ? bt->data : NULL));
     snprintf(s->name, sizeof(s->name), "f16_nhwc_conv_%s__%s",
              b->kind == NHWC_CONV_DIRECT ? "1x1" : "im2col",
-             strncmp(k->name, "eml_", 4) == 0 ? k->name + 4 : k->name);
+             eml__fast_short_name(k->name));
     out->name = s->name;
     out->state = s;
     out->run = conv_run;
