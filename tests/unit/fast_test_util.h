@@ -1,5 +1,6 @@
-/* Helpers of the fast-kernel property tests (test_fast_elementwise.c, test_fast_gemm_ops.c):
- * random fills, float32 tensor views, running a kernel, releasing a selected fast kernel. */
+/* Helpers of the fast-kernel property tests (test_fast_elementwise.c, test_fast_gemm_ops.c,
+ * test_qconv.c, test_fast_integer_ops.c): random fills, tensor views, running a kernel,
+ * releasing a selected fast kernel. */
 #ifndef EML_TESTS_UNIT_FAST_TEST_UTIL_H
 #define EML_TESTS_UNIT_FAST_TEST_UTIL_H
 
@@ -16,17 +17,24 @@ static inline void fill(float *p, size_t n, float lo, float hi)
         p[i] = eml_test_randf(lo, hi);
 }
 
-/* A float32 tensor view of `data` (borrowed) with the `rank` dims at `dims`. */
-static inline eml_tensor tensor_f32(void *data, int rank, const int64_t *dims)
+/* A tensor view of `data` (borrowed; NULL for a value known only at run time) of type dt with
+ * the `rank` dims at `dims`. */
+static inline eml_tensor tensor(eml_dtype dt, int rank, const int64_t *dims, void *data)
 {
     eml_tensor t;
     memset(&t, 0, sizeof(t));
-    t.dtype = EML_DTYPE_F32;
+    t.dtype = dt;
     t.rank = rank;
     for (int d = 0; d < rank; d++)
         t.dims[d] = dims[d];
     t.data = data;
     return t;
+}
+
+/* A float32 tensor view of `data` (borrowed) with the `rank` dims at `dims`. */
+static inline eml_tensor tensor_f32(void *data, int rank, const int64_t *dims)
+{
+    return tensor(EML_DTYPE_F32, rank, dims, data);
 }
 
 /* Runs kernel fn with one output, no scratch and no diag, on `pool` (may be NULL). */

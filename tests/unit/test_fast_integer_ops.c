@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fast_test_util.h"
 #include "graph/passes/passes.h"
 #include "harness.h"
 #include "kernels/fast_qmatmul_integer.h"
@@ -42,18 +43,6 @@ static size_t usable_i32(const eml_qs8_gemm_i32_kernel **out)
         if ((eml__cpu_features_detected() & all[i].isa) == all[i].isa)
             out[k++] = &all[i];
     return k;
-}
-
-static eml_tensor tensor(eml_dtype dt, int rank, const int64_t *dims, void *data)
-{
-    eml_tensor t;
-    memset(&t, 0, sizeof(t));
-    t.dtype = dt;
-    t.rank = rank;
-    for (int d = 0; d < rank; d++)
-        t.dims[d] = dims[d];
-    t.data = data;
-    return t;
 }
 
 /* A zero-point mode: 0 none, 1 scalar (A: 0, 128, 255; B: -128, 127, ...), 2 per row of A (the

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/cpu.h"
+#include "fast_test_util.h"
 #include "harness.h"
 #include "kernels/fast_qadd.h"
 #include "kernels/fast_qconv.h"
@@ -61,18 +62,6 @@ static size_t usable(const eml_qs8_conv_kernel **out)
         if ((eml__cpu_features_detected() & all[i].isa) == all[i].isa)
             out[k++] = &all[i];
     return k;
-}
-
-static eml_tensor tensor(eml_dtype dt, int rank, const int64_t *dims, void *data)
-{
-    eml_tensor t;
-    memset(&t, 0, sizeof(t));
-    t.dtype = dt;
-    t.rank = rank;
-    for (int d = 0; d < rank; d++)
-        t.dims[d] = dims[d];
-    t.data = data;
-    return t;
 }
 
 typedef struct conv_case {
