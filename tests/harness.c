@@ -120,3 +120,24 @@ int main(int argc, char **argv)
     }
     return eml_test_failures ? 1 : 0;
 }
+
+const char *eml_test_fashion_cnn_path(void)
+{
+    static char path[1024];
+    snprintf(path, sizeof(path), "%s/models/fashion_cnn/model.onnx", eml_test_source_dir());
+    return path;
+}
+
+void eml_test_fashion_cnn_input(eml_env *env, eml_tensor *t)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/models/fashion_cnn/test_data_set_0/input_0.pb",
+             eml_test_source_dir());
+    size_t n;
+    void *bytes = eml_test_read_file(path, &n);
+    REQUIRE(bytes);
+    eml_diag diag;
+    char name[64];
+    REQUIRE_OK(eml_tensor_read_pb(env, bytes, n, t, name, sizeof(name), &diag), &diag);
+    free(bytes);
+}

@@ -79,5 +79,9 @@ const char *eml_test_source_dir(void);
 const char *eml_test_shared_dir(void);
 /* Reads a whole file into malloc'd memory; NULL when missing. */
 void *eml_test_read_file(const char *path, size_t *n_bytes);
+/* The bundled Fashion-MNIST CNN (models/fashion_cnn/model.onnx), and its reference input 0 read
+ * into *t (the case fails when it cannot be read). */
+const char *eml_test_fashion_cnn_path(void);
+void eml_test_fashion_cnn_input(eml_env *env, eml_tensor *t);
 
 #endif

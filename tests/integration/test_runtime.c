@@ -4,27 +4,6 @@
 
 #include "harness.h"
 
-static const char *model_path(void)
-{
-    static char path[1024];
-    snprintf(path, sizeof(path), "%s/models/fashion_cnn/model.onnx", eml_test_source_dir());
-    return path;
-}
-
-static void load_input(eml_env *env, eml_tensor *t)
-{
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/models/fashion_cnn/test_data_set_0/input_0.pb",
-             eml_test_source_dir());
-    size_t n;
-    void *bytes = eml_test_read_file(path, &n);
-    REQUIRE(bytes);
-    eml_diag diag;
-    char name[64];
-    REQUIRE_OK(eml_tensor_read_pb(env, bytes, n, t, name, sizeof(name), &diag), &diag);
-    free(bytes);
-}
-
 EML_TEST(static_run_allocates_nothing)
 {
     eml_counting_allocator c;
@@ -38,11 +17,11 @@ EML_TEST(static_run_allocates_nothing)
     eml_graph *g;
     eml_plan *plan;
     eml_session *s;
-    REQUIRE_OK(eml_graph_load_onnx(env, model_path(), &g, &diag), &diag);
+    REQUIRE_OK(eml_graph_load_onnx(env, eml_test_fashion_cnn_path(), &g, &diag), &diag);
     REQUIRE_OK(eml_plan_create(g, &plan, &diag), &diag);
     REQUIRE_OK(eml_session_create(plan, NULL, &s, &diag), &diag);
     eml_tensor in;
-    load_input(env, &in);
+    eml_test_fashion_cnn_input(env, &in);
     REQUIRE_OK(eml_session_run(s, &in, 1, &diag), &diag); /* first run specializes */
     uint64_t before = c.alloc_count;
     for (int i = 0; i < 3; i++)
@@ -64,7 +43,7 @@ EML_TEST(every_allocation_failure_is_clean)
     eml_env *plain;
     REQUIRE(eml_env_create(NULL, &plain) == EML_OK);
     eml_tensor in;
-    load_input(plain, &in);
+    eml_test_fashion_cnn_input(plain, &in);
     int succeeded = 0;
     for (uint64_t k = 1; k < 100000 && !succeeded; k++) {
         eml_counting_allocator c;
@@ -81,7 +60,7 @@ EML_TEST(every_allocation_failure_is_clean)
         eml_graph *g = NULL;
         eml_plan *plan = NULL;
         eml_session *s = NULL;
-        eml_status st = eml_graph_load_onnx(env, model_path(), &g, &diag);
+        eml_status st = eml_graph_load_onnx(env, eml_test_fashion_cnn_path(), &g, &diag);
         if (st == EML_OK)
             st = eml_plan_create(g, &plan, &diag);
         if (st == EML_OK)
@@ -123,12 +102,12 @@ EML_TEST(sessions_and_threads_agree)
         eml_graph *g;
         eml_plan *plan;
         eml_session *a, *b;
-        REQUIRE_OK(eml_graph_load_onnx(env, model_path(), &g, &diag), &diag);
+        REQUIRE_OK(eml_graph_load_onnx(env, eml_test_fashion_cnn_path(), &g, &diag), &diag);
         REQUIRE_OK(eml_plan_create(g, &plan, &diag), &diag);
         REQUIRE_OK(eml_session_create(plan, NULL, &a, &diag), &diag);
         REQUIRE_OK(eml_session_create(plan, NULL, &b, &diag), &diag);
         eml_tensor in, oa, ob;
-        load_input(env, &in);
+        eml_test_fashion_cnn_input(env, &in);
         REQUIRE_OK(eml_session_run(a, &in, 1, &diag), &diag);
         REQUIRE_OK(eml_session_run(b, &in, 1, &diag), &diag);
         REQUIRE(eml_session_output(a, 0, &oa) == EML_OK);

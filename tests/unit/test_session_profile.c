@@ -11,27 +11,6 @@
 
 #define RUNS 4
 
-static const char *model_path(void)
-{
-    static char path[1024];
-    snprintf(path, sizeof(path), "%s/models/fashion_cnn/model.onnx", eml_test_source_dir());
-    return path;
-}
-
-static void load_input(eml_env *env, eml_tensor *t)
-{
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/models/fashion_cnn/test_data_set_0/input_0.pb",
-             eml_test_source_dir());
-    size_t n;
-    void *bytes = eml_test_read_file(path, &n);
-    REQUIRE(bytes);
-    eml_diag diag;
-    char name[64];
-    REQUIRE_OK(eml_tensor_read_pb(env, bytes, n, t, name, sizeof(name), &diag), &diag);
-    free(bytes);
-}
-
 static uint64_t now_ns(void)
 {
     struct timespec t;
@@ -55,7 +34,7 @@ static void fixture_open(fixture *f, int profile, int optimize)
     f->env = eml_test_counting_env(&f->c);
     REQUIRE(f->env);
     eml_diag diag;
-    REQUIRE_OK(eml_graph_load_onnx(f->env, model_path(), &f->g, &diag), &diag);
+    REQUIRE_OK(eml_graph_load_onnx(f->env, eml_test_fashion_cnn_path(), &f->g, &diag), &diag);
     if (optimize)
         REQUIRE_OK(eml_graph_optimize(f->g, NULL, NULL, &diag), &diag);
     REQUIRE_OK(eml_plan_create(f->g, &f->plan, &diag), &diag);
@@ -63,7 +42,7 @@ static void fixture_open(fixture *f, int profile, int optimize)
     eml_session_options_init(&o);
     o.profile = profile;
     REQUIRE_OK(eml_session_create(f->plan, &o, &f->s, &diag), &diag);
-    load_input(f->env, &f->in);
+    eml_test_fashion_cnn_input(f->env, &f->in);
 }
 
 static void fixture_close(fixture *f)
