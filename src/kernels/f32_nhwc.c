@@ -149,6 +149,65 @@ static void residual_clamp_scalar(size_t n, float *y, const float *z, float min,
     }
 }
 
+/* Winograd F(4x4, 3x3) on one channel: B^T on 6 values r[i * step], A^T on 6 to 4. */
+static void wino_bt_scalar(const float *d, size_t ds, float *r, size_t step)
+{
+    const float d0 = d[0], d1 = d[ds], d2 = d[2 * ds], d3 = d[3 * ds], d4 = d[4 * ds];
+    const float d5 = d[5 * ds];
+    r[0] = fmaf(4.0f, d0, fmaf(-5.0f, d2, d4));
+    r[1 * step] = fmaf(-4.0f, d1 + d2, d3 + d4);
+    r[2 * step] = fmaf(4.0f, d1 - d2, d4 - d3);
+    r[3 * step] = fmaf(2.0f, d3 - d1, d4 - d2);
+    r[4 * step] = fmaf(2.0f, d1 - d3, d4 - d2);
+    r[5 * step] = fmaf(4.0f, d1, fmaf(-5.0f, d3, d5));
+}
+
+static void wino_at_scalar(const float *m, size_t ms, float *r, size_t step)
+{
+    const float a = m[ms] + m[2 * ms], b = m[ms] - m[2 * ms];
+    const float c = m[3 * ms] + m[4 * ms], d = m[3 * ms] - m[4 * ms];
+    r[0] = m[0] + a + c;
+    r[1 * step] = fmaf(2.0f, d, b);
+    r[2 * step] = fmaf(4.0f, c, a);
+    r[3 * step] = fmaf(8.0f, d, b) + m[5 * ms];
+}
+
+static void wino_input_scalar(size_t C, const float *const d[36], float *v, size_t vs)
+{
+    for (size_t c = 0; c < C; c++) {
+        float x[36], t[36], r[36];
+        for (size_t i = 0; i < 36; i++)
+            x[i] = d[i][c];
+        for (size_t j = 0; j < 6; j++)
+            wino_bt_scalar(x + j, 6, t + j, 6);
+        for (size_t i = 0; i < 6; i++)
+            wino_bt_scalar(t + i * 6, 1, r + i * 6, 1);
+        for (size_t i = 0; i < 36; i++)
+            v[i * vs + c] = r[i];
+    }
+}
+
+static void wino_output_scalar(size_t C, const float *m, size_t ms, const float *bias,
+                               float *const y[16], const float *const z[16], float min, float max)
+{
+    for (size_t c = 0; c < C; c++) {
+        float u[24], r[16];
+        for (size_t j = 0; j < 6; j++)
+            wino_at_scalar(m + j * ms + c, 6 * ms, u + j, 6);
+        for (size_t i = 0; i < 4; i++)
+            wino_at_scalar(u + i * 6, 1, r + i * 4, 1);
+        for (size_t i = 0; i < 16; i++) {
+            if (!y[i])
+                continue;
+            float o = r[i] + bias[c];
+            if (z)
+                o += z[i][c];
+            o = o < min ? min : o;
+            y[i][c] = o > max ? max : o;
+        }
+    }
+}
+
 const eml_f32_nhwc_ops eml_f32_nhwc__scalar = {
     .isa_name = "scalar",
     .isa = EML_ISA_NONE,
@@ -158,4 +217,6 @@ const eml_f32_nhwc_ops eml_f32_nhwc__scalar = {
     .avgpool = avgpool_scalar,
     .global_avg = global_avg_scalar,
     .residual_clamp = residual_clamp_scalar,
+    .wino_input = wino_input_scalar,
+    .wino_output = wino_output_scalar,
 };

@@ -57,6 +57,18 @@ typedef void (*eml_f32_global_avg_fn)(size_t channels, size_t pixels, const floa
 typedef void (*eml_f32_residual_clamp_fn)(size_t n, float *y, const float *z, float min,
                                           float max);
 
+/* Winograd F(4x4, 3x3) transforms, vectorized over channels (kernels/fast_nhwc_conv_winograd.c).
+ * Input: d, the 6 x 6 input pixels under one tile (row-major, each C floats; the zero row in the
+ * padding) -> v[xi * v_stride + c] = (B^T d B)[xi] for the 36 points xi. */
+typedef void (*eml_f32_wino_input_fn)(size_t C, const float *const d[36], float *v,
+                                      size_t v_stride);
+/* Output: m[xi * m_stride + c] (the 36 products' sums) -> the 4 x 4 pixels A^T m A, plus bias,
+ * plus the residual at z[i] when z is non-NULL, clamped to [min, max], stored at y[i] (row-major;
+ * a NULL y[i] is outside the image and skipped). */
+typedef void (*eml_f32_wino_output_fn)(size_t C, const float *m, size_t m_stride,
+                                       const float *bias, float *const y[16],
+                                       const float *const z[16], float min, float max);
+
 typedef struct eml_f32_nhwc_ops {
     const char *isa_name;
     uint32_t isa;            /* EML_ISA_* it needs */
@@ -66,6 +78,8 @@ typedef struct eml_f32_nhwc_ops {
     eml_f32_pool_fn avgpool;
     eml_f32_global_avg_fn global_avg;
     eml_f32_residual_clamp_fn residual_clamp;
+    eml_f32_wino_input_fn wino_input;
+    eml_f32_wino_output_fn wino_output;
 } eml_f32_nhwc_ops;
 
 #define EML_NHWC_UKERNELS(isa, table) extern const eml_f32_nhwc_ops table;

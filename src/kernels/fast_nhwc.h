@@ -24,14 +24,15 @@ eml_status eml__fast_nhwc_transpose_select(const eml_fast_select_ctx *ctx, eml_f
 
 /* As the selectors, with GEMM kernel k, indirect GEMM kernel ik (NULL: gather im2col rows
  * instead) and micro-kernel table ops whatever the CPU offers: the caller checks that it may run
- * them. slots: im2col blocks in flight at once (the most threads the kernel will be run with), 0
- * for the env's thread count; a nonzero slots also makes convs too small to be worth it share the
- * pool (for tests of thread counts on small shapes). */
+ * them. winograd: 3x3 stride-1 convs that qualify go through Winograd F(4x4, 3x3) (false: the
+ * GEMM paths, for their tests). slots: im2col blocks in flight at once (the most threads the kernel
+ * will be run with), 0 for the env's thread count; a nonzero slots also makes convs too small to be
+ * worth it share the pool (for tests of thread counts on small shapes). */
 eml_status eml__fast_nhwc_conv_select_with(const eml_fast_select_ctx *ctx,
                                            const eml_f32_gemm_kernel *k,
                                            const eml_f32_igemm_kernel *ik,
-                                           const eml_f32_nhwc_ops *ops, uint32_t slots,
-                                           eml_fast_kernel *out);
+                                           const eml_f32_nhwc_ops *ops, bool winograd,
+                                           uint32_t slots, eml_fast_kernel *out);
 eml_status eml__fast_nhwc_pool_select_with(const eml_fast_select_ctx *ctx,
                                            const eml_f32_nhwc_ops *ops, eml_fast_kernel *out);
 

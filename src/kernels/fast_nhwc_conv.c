@@ -1,14 +1,18 @@
 /* The fast NhwcConv kernel: chosen at plan time for float32 with constant weights, it packs them
  * once and runs a 1x1 convolution as one GEMM over the pixels (the input is already the A matrix),
- * convolutions with enough channels per group as an indirect GEMM (rows read through per-tap
- * pointers, no copy), others as GEMMs over im2col rows (fast_nhwc_conv_gemm.c), and depthwise
- * convolutions on the channel-vectorized micro-kernels. Work is split over blocks of output pixels,
+ * 3x3 stride-1 convolutions with enough channels as Winograd F(4x4, 3x3)
+ * (fast_nhwc_conv_winograd.c; EML_WINOGRAD=0 turns it off), other convolutions with enough
+ * channels per group as an indirect GEMM (rows read through per-tap pointers, no copy), others as
+ * GEMMs over im2col rows (fast_nhwc_conv_gemm.c), and depthwise convolutions on the
+ * channel-vectorized micro-kernels. Work is split over blocks of output pixels,
  * or, when the weights are too big for the cache to stream them once per block, over blocks of
  * output channels that each take every pixel (deep layers: few pixels, many weights); depthwise
  * convs split over output rows. Block sizes depend on the shapes only, so every thread count
  * computes the same bits. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "kernels/fast_nhwc_conv.h"
 #include "kernels/parallel.h"
@@ -73,17 +77,25 @@ static size_t conv_scratch(const void *state, const eml_tensor *inputs, int32_t 
                            const eml_tensor *outputs, int32_t n_outputs);
 static eml_status conv_run(const eml_kernel_ctx *ctx);
 
+/* Winograd's sums differ from the direct conv's in the last bits (and a NaN or infinity in the
+ * input reaches the whole 4 x 4 tile): EML_WINOGRAD=0 keeps the GEMM paths. */
+static bool winograd_allowed(void)
+{
+    const char *v = getenv("EML_WINOGRAD");
+    return !v || strcmp(v, "0") != 0;
+}
+
 eml_status eml__fast_nhwc_conv_select(const eml_fast_select_ctx *ctx, eml_fast_kernel *out)
 {
     return eml__fast_nhwc_conv_select_with(ctx, eml__f32_gemm_select(), eml__f32_igemm_select(),
-                                           eml__f32_nhwc_select(), 0, out);
+                                           eml__f32_nhwc_select(), winograd_allowed(), 0, out);
 }
 
 eml_status eml__fast_nhwc_conv_select_with(const eml_fast_select_ctx *ctx,
                                            const eml_f32_gemm_kernel *k,
                                            const eml_f32_igemm_kernel *ik,
-                                           const eml_f32_nhwc_ops *ops, uint32_t slots,
-                                           eml_fast_kernel *out)
+                                           const eml_f32_nhwc_ops *ops, bool winograd,
+                                           uint32_t slots, eml_fast_kernel *out)
 {
     const eml_fused_conv_params *p = ctx->params;
     const eml_tensor *x = &ctx->inputs[0], *w = &ctx->inputs[1];
@@ -130,6 +142,9 @@ eml_status eml__fast_nhwc_conv_select_with(const eml_fast_select_ctx *ctx,
             group == 1 && (p->conv.dilations_count <= 0 || p->conv.dilations[1] == 1);
         if (s->kh == 1 && s->kw == 1 && unit_strides(&p->conv) && zero_pads(&p->conv))
             s->kind = NHWC_CONV_DIRECT;
+        else if (winograd && ops->wino_input &&
+                 eml__nhwc_conv_winograd_fits(p, group, s->cg, s->og, s->kh, s->kw))
+            s->kind = NHWC_CONV_WINOGRAD;
         else if (ik && (row_taps ? s->kw * s->cg : s->cg) >= NHWC_IGEMM_MIN_CHANNELS)
             s->kind = NHWC_CONV_IGEMM;
         else
@@ -143,21 +158,27 @@ eml_status eml__fast_nhwc_conv_select_with(const eml_fast_select_ctx *ctx,
             s->packing.mr = s->igemm->mr;
             s->packing.nr = s->igemm->nr;
         }
+        /* Winograd: 36 matrices of K = C each, then the bias */
+        const bool wino = s->kind == NHWC_CONV_WINOGRAD;
+        const size_t k_rows = wino ? (size_t)s->cg : s->kdim;
         s->group_floats =
-            eml__f32_gemm_packed_bytes(&s->packing, (size_t)s->og, s->kdim) / sizeof(float);
+            eml__f32_gemm_packed_bytes(&s->packing, (size_t)s->og, k_rows) / sizeof(float);
         s->panel_floats =
-            eml__f32_gemm_packed_bytes(&s->packing, s->packing.nr, s->kdim) / sizeof(float);
-        floats = s->group_floats * (size_t)group;
-        s->wide = group == 1 && s->group_floats * sizeof(float) > NHWC_WIDE_WEIGHT_BYTES;
+            eml__f32_gemm_packed_bytes(&s->packing, s->packing.nr, k_rows) / sizeof(float);
+        floats = wino ? 36 * s->group_floats + (size_t)O : s->group_floats * (size_t)group;
+        s->wide = !wino && group == 1 &&
+                  s->group_floats * sizeof(float) > NHWC_WIDE_WEIGHT_BYTES;
         s->row_taps =
             s->igemm && group == 1 && (p->conv.dilations_count <= 0 || p->conv.dilations[1] == 1);
-        static const char *const kinds[] = {"1x1", "im2col", "dw", "igemm"};
+        static const char *const kinds[] = {"1x1", "im2col", "dw", "igemm", "winograd"};
         snprintf(s->name, sizeof(s->name), "f32_nhwc_conv_%s%s__%s", kinds[s->kind],
                  s->wide ? "_wide" : "", eml__fast_short_name(s->igemm ? s->igemm->name : s->gemm->name));
     }
     eml_status st = EML_ENOMEM;
-    /* the igemm's zero row (a kernel row's taps) follows the weights */
-    const size_t zeros = s->kind == NHWC_CONV_IGEMM ? (size_t)(s->kw * s->cg) : 0;
+    /* the igemm's zero row (a kernel row's taps) or Winograd's (a pixel) follows the weights */
+    const size_t zeros = s->kind == NHWC_CONV_IGEMM      ? (size_t)(s->kw * s->cg)
+                         : s->kind == NHWC_CONV_WINOGRAD ? (size_t)s->cg
+                                                         : 0;
     s->raw = eml__calloc(ctx->env, 1, (floats + zeros) * sizeof(float) + EML_ALIGN);
     if (!s->raw)
         goto fail;
@@ -166,6 +187,10 @@ eml_status eml__fast_nhwc_conv_select_with(const eml_fast_select_ctx *ctx,
     if (s->kind == NHWC_CONV_DEPTHWISE) {
         eml__f32_dwconv_pack((size_t)O, (size_t)s->kh, (size_t)s->kw, s->ops->channel_tile, w->data,
                              bias, s->packed);
+    } else if (s->kind == NHWC_CONV_WINOGRAD) {
+        st = eml__nhwc_conv_winograd_pack(ctx->env, s, w->data, bias);
+        if (st != EML_OK)
+            goto fail;
     } else {
         st = pack_gemm(ctx->env, s, w->data, bias);
         if (st != EML_OK)
@@ -174,8 +199,10 @@ eml_status eml__fast_nhwc_conv_select_with(const eml_fast_select_ctx *ctx,
     out->name = s->name;
     out->state = s;
     out->run = conv_run;
-    out->scratch_bytes =
-        s->kind == NHWC_CONV_IM2COL || s->kind == NHWC_CONV_IGEMM ? conv_scratch : NULL;
+    out->scratch_bytes = s->kind == NHWC_CONV_IM2COL || s->kind == NHWC_CONV_IGEMM ||
+                                 s->kind == NHWC_CONV_WINOGRAD
+                             ? conv_scratch
+                             : NULL;
     out->destroy = conv_destroy;
     return EML_OK;
 fail:
@@ -238,6 +265,8 @@ void eml__nhwc_conv_inner_cols(const eml_nhwc_conv_state *s, const eml_conv_geom
 size_t eml__nhwc_conv_scratch_floats(const eml_nhwc_conv_state *s, const eml_conv_geom *g)
 {
     const size_t m = (size_t)(g->batch * g->out[0] * g->out[1]);
+    if (s->kind == NHWC_CONV_WINOGRAD)
+        return eml__nhwc_conv_winograd_scratch_floats(s);
     if (s->kind == NHWC_CONV_IGEMM) {
         size_t ks, kc;
         eml__nhwc_conv_igemm_taps(s, &ks, &kc);
@@ -398,6 +427,8 @@ static eml_status conv_run(const eml_kernel_ctx *ctx)
     const float *z = eml__kin_present(ctx, 3) ? ctx->inputs[3].data : NULL;
     if (s->kind == NHWC_CONV_IGEMM)
         return eml__nhwc_conv_run_igemm(ctx, s, &g, z);
+    if (s->kind == NHWC_CONV_WINOGRAD)
+        return eml__nhwc_conv_run_winograd(ctx, s, &g, z);
     /* a residual comes before the activation: then the kernel cannot clamp */
     const bool fused = s->act_is_clamp && !z;
     const float min = fused ? s->min : -INFINITY, max = fused ? s->max : INFINITY;

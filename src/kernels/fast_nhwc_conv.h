@@ -1,7 +1,7 @@
-/* Internals of the fast NhwcConv kernel shared by its two files: fast_nhwc_conv.c (selection and
- * weight packing at plan time, scratch sizing, the epilogue, depthwise convs and the dispatch) and
+/* Internals of the fast NhwcConv kernel shared by its files: fast_nhwc_conv.c (selection and
+ * weight packing at plan time, scratch sizing, the epilogue, depthwise convs and the dispatch),
  * fast_nhwc_conv_gemm.c (the GEMM paths: a 1x1 conv's direct GEMM, im2col rows, and the indirect
- * GEMM). */
+ * GEMM) and fast_nhwc_conv_winograd.c (3x3 stride-1 convs as Winograd F(4x4, 3x3)). */
 #ifndef EML_KERNELS_FAST_NHWC_CONV_H
 #define EML_KERNELS_FAST_NHWC_CONV_H
 
@@ -32,6 +32,15 @@
 /* Weights of one panel's block of taps that the indirect GEMM sweeps down the rows: they stay in
  * L2 while they are reused, and the next block streams in meanwhile. */
 #define NHWC_IGEMM_BLOCK_BYTES ((size_t)128 << 10)
+/* Winograd F(4x4, 3x3) takes 3x3 stride-1 convs with at least this many input and output
+ * channels (fewer: the transforms outweigh the 4x fewer multiply-adds) ... */
+#define NHWC_WINO_MIN_CHANNELS 16
+/* ... whose transformed weights (36 matrices of C x O, 4x the plain ones) stay under this: more
+ * would stream from memory on every run (ResNet's 256- and 512-channel stages). */
+#define NHWC_WINO_MAX_WEIGHT_BYTES ((size_t)3 << 20)
+/* A block of tiles' transformed inputs and products (36 x tiles x (C + O) floats) stays in L2
+ * while the 36 GEMMs sweep it. */
+#define NHWC_WINO_BLOCK_BYTES ((size_t)320 << 10)
 /* Floats a pointer takes in scratch. */
 #define NHWC_POINTER_FLOATS ((sizeof(const float *) + sizeof(float) - 1) / sizeof(float))
 /* Below this many multiply-adds a GEMM conv runs on the calling thread: waking the pool would
@@ -44,7 +53,8 @@ typedef enum eml_nhwc_conv_kind {
     NHWC_CONV_DIRECT = 0,    /* 1x1, stride 1, no padding: the pixels are the GEMM's rows */
     NHWC_CONV_IM2COL = 1,    /* any other group conv: im2col rows, then the GEMM */
     NHWC_CONV_DEPTHWISE = 2, /* group = C = O */
-    NHWC_CONV_IGEMM = 3      /* any other group conv, its rows read through per-tap pointers */
+    NHWC_CONV_IGEMM = 3,     /* any other group conv, its rows read through per-tap pointers */
+    NHWC_CONV_WINOGRAD = 4   /* 3x3 stride 1: Winograd F(4x4, 3x3), 36 GEMMs per block of tiles */
 } eml_nhwc_conv_kind;
 
 typedef struct eml_nhwc_conv_state {
@@ -70,8 +80,9 @@ typedef struct eml_nhwc_conv_state {
     size_t cp;                      /* depthwise: channels rounded up to the table's tile */
     float min, max;                 /* the activation as a clamp, when it is one */
     bool act_is_clamp;
-    void *raw;     /* allocation behind packed */
-    float *packed; /* 64-byte aligned */
+    void *raw;         /* allocation behind packed */
+    float *packed;     /* 64-byte aligned */
+    const float *bias; /* Winograd: O floats after the 36 packed matrices (zeros without one) */
     char name[64];
 } eml_nhwc_conv_state;
 
@@ -100,6 +111,15 @@ void eml__nhwc_conv_epilogue(const eml_nhwc_conv_state *s, float *y, const float
  * when it is a clamp and there is no residual). */
 eml_status eml__nhwc_conv_run_gemm(const eml_kernel_ctx *ctx, const eml_nhwc_conv_state *s,
                                    const eml_conv_geom *g, const float *z, float min, float max);
+/* Winograd: whether the conv qualifies; packs the 36 transformed weight matrices; the scratch
+ * floats; the run (fast_nhwc_conv_winograd.c). */
+bool eml__nhwc_conv_winograd_fits(const eml_fused_conv_params *p, int64_t group, int64_t cg,
+                                  int64_t og, int64_t kh, int64_t kw);
+eml_status eml__nhwc_conv_winograd_pack(eml_env *env, eml_nhwc_conv_state *s, const float *w,
+                                        const float *bias);
+size_t eml__nhwc_conv_winograd_scratch_floats(const eml_nhwc_conv_state *s);
+eml_status eml__nhwc_conv_run_winograd(const eml_kernel_ctx *ctx, const eml_nhwc_conv_state *s,
+                                       const eml_conv_geom *g, const float *z);
 eml_status eml__nhwc_conv_run_igemm(const eml_kernel_ctx *ctx, const eml_nhwc_conv_state *s,
                                     const eml_conv_geom *g, const float *z);
 

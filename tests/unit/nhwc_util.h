@@ -170,10 +170,14 @@ static inline bool close_enough(float got, float want)
     return fabsf(got - want) <= 1e-4f + 1e-4f * fabsf(want);
 }
 
-/* Runs fast kernel fk on pools of 1, 2 and 3 threads: all three bit-identical, each close to
- * ref. Returns false after printing the first difference. */
-static inline bool check_fast(node_case *nc, const eml_fast_kernel *fk, const eml_tensor *in,
-                              int n_in, const float *ref, eml_pool *const pools[3])
+/* The fast kernel fk on 1, 2 and 3 threads (pools[0] NULL): thread counts bit-identical, and
+ * the 1-thread result within tolerance of ref: element by element (close_enough) when scale_tol
+ * is 0, else |got - ref| <= scale_tol * scale (a kernel that sums in another order, as Winograd
+ * does, errs in proportion to the scale of its sums, not to each output). *worst, when not NULL,
+ * takes the largest max |got - ref| / scale seen. */
+static inline bool check_fast_within(node_case *nc, const eml_fast_kernel *fk, const eml_tensor *in,
+                                     int n_in, const float *ref, eml_pool *const pools[3],
+                                     double scale_tol, double scale, double *worst)
 {
     const int64_t count = eml_tensor_count(&nc->out);
     float *outs[3] = {NULL, NULL, NULL};
@@ -182,10 +186,18 @@ static inline bool check_fast(node_case *nc, const eml_fast_kernel *fk, const em
         size_t sb = fk->scratch_bytes ? fk->scratch_bytes(fk->state, in, n_in, &nc->out, 1) : 0;
         outs[t] = node_kernel(nc, fk->run, fk->state, in, n_in, sb, pools[t]);
     }
+    double diff = 0;
+    for (int64_t i = 0; i < count; i++)
+        diff = fmax(diff, fabs((double)outs[0][i] - (double)ref[i]));
+    if (worst && scale > 0)
+        *worst = fmax(*worst, diff / scale);
     for (int64_t i = 0; i < count && ok; i++) {
-        if (!close_enough(outs[0][i], ref[i])) {
-            fprintf(stderr, "%s: element %lld: %.9g, reference %.9g\n", fk->name, (long long)i,
-                    outs[0][i], ref[i]);
+        const bool close = scale_tol > 0
+                               ? fabs((double)outs[0][i] - (double)ref[i]) <= scale_tol * scale
+                               : close_enough(outs[0][i], ref[i]);
+        if (!close) {
+            fprintf(stderr, "%s: element %lld: %.9g, reference %.9g (scale %.6g)\n", fk->name,
+                    (long long)i, outs[0][i], ref[i], scale);
             ok = false;
         }
     }
@@ -198,6 +210,14 @@ static inline bool check_fast(node_case *nc, const eml_fast_kernel *fk, const em
     for (int t = 0; t < 3; t++)
         free(outs[t]);
     return ok;
+}
+
+/* Runs fast kernel fk on pools of 1, 2 and 3 threads: all three bit-identical, each close to
+ * ref. Returns false after printing the first difference. */
+static inline bool check_fast(node_case *nc, const eml_fast_kernel *fk, const eml_tensor *in,
+                              int n_in, const float *ref, eml_pool *const pools[3])
+{
+    return check_fast_within(nc, fk, in, n_in, ref, pools, 0.0, 0.0, NULL);
 }
 
 typedef struct pools3 {

@@ -4,6 +4,8 @@
  * 1, 2 and 3 threads. */
 #include "nhwc_util.h"
 
+#include "kernels/fast_nhwc_conv.h"
+
 /* ---- random convolutions ---- */
 
 typedef struct conv_spec {
@@ -116,7 +118,8 @@ static void conv_data_set_z(conv_data *d, const eml_tensor *y)
 {
     if (d->n_in < 4)
         return;
-    d->z = random_floats((size_t)eml_tensor_count(y));
+    if (!d->z) /* a second reference run on the same data keeps it */
+        d->z = random_floats((size_t)eml_tensor_count(y));
     d->in[3] = *y;
     d->in[3].data = d->z;
 }
@@ -211,7 +214,7 @@ EML_TEST(ref_conv_equals_nchw_reference)
 /* ---- fast kernels against the NHWC reference ---- */
 
 static void select_conv(node_case *nc, const conv_data *d, const eml_f32_gemm_kernel *k,
-                        const eml_f32_igemm_kernel *ik, const eml_f32_nhwc_ops *ops,
+                        const eml_f32_igemm_kernel *ik, const eml_f32_nhwc_ops *ops, bool winograd,
                         eml_fast_kernel *fk)
 {
     eml_tensor sel[4];
@@ -220,7 +223,7 @@ static void select_conv(node_case *nc, const conv_data *d, const eml_f32_gemm_ke
     sel[3].data = NULL;
     eml_fast_select_ctx ctx = {nc->node->op, nc->params, 1, sel, d->n_in, 1, nc->env};
     memset(fk, 0, sizeof(*fk));
-    REQUIRE(eml__fast_nhwc_conv_select_with(&ctx, k, ik, ops, 3, fk) == EML_OK);
+    REQUIRE(eml__fast_nhwc_conv_select_with(&ctx, k, ik, ops, winograd, 3, fk) == EML_OK);
     REQUIRE(fk->run);
 }
 
@@ -239,7 +242,7 @@ static void fast_conv_cases(conv_shape_kind kind, const eml_f32_gemm_kernel *k,
         node_case nc;
         float *ref = nhwc_ref_conv(&nc, &s, &d);
         eml_fast_kernel fk;
-        select_conv(&nc, &d, k, ik, ops, &fk);
+        select_conv(&nc, &d, k, ik, ops, false, &fk);
         const bool depthwise = s.c == s.group && s.o == s.group;
         if (!strstr(fk.name, depthwise ? "dwconv" : path)) {
             fprintf(stderr, "kernel %s, expected a %s path\n", fk.name, path);
@@ -353,7 +356,7 @@ EML_TEST(fast_conv_wide_weights)
             node_case nc;
             float *ref = nhwc_ref_conv(&nc, &shapes[i], &d);
             eml_fast_kernel fk;
-            select_conv(&nc, &d, gk, ik, eml__f32_nhwc_select(), &fk);
+            select_conv(&nc, &d, gk, ik, eml__f32_nhwc_select(), false, &fk);
             CHECK(strstr(fk.name, "_wide") != NULL);
             bool ok = check_fast(&nc, &fk, d.in, d.n_in, ref, pools.p);
             if (!ok)
@@ -366,6 +369,103 @@ EML_TEST(fast_conv_wide_weights)
         }
     }
     pools_end(&pools);
+}
+
+/* Winograd F(4x4, 3x3): random 3x3 stride-1 convs through each GEMM kernel and each table's
+ * transforms, every tile position (images of 1 to 22 pixels a side: partial tiles, padding on
+ * any side), residuals and activations; within tolerance of the reference, bit-identical for 1,
+ * 2 and 3 threads. Other shapes keep their GEMM paths. */
+/* The largest |sum| of the conv (bias, taps and residual, before the activation, which may
+ * squash it: a Clip to [-1, 1] of sums near 6, say): what Winograd's rounding is relative to. */
+static double sum_scale(const conv_spec *s, conv_data *d, const int64_t *out_dims)
+{
+    conv_spec plain = *s;
+    plain.act = NULL;
+    plain.n_act_params = 0;
+    node_case nc;
+    float *sums = nhwc_ref_conv(&nc, &plain, d);
+    double scale = 0;
+    for (int64_t i = 0; i < eml_tensor_count(&nc.out); i++)
+        scale = fmax(scale, fabs((double)sums[i]));
+    REQUIRE(memcmp(nc.out.dims, out_dims, 4 * sizeof(int64_t)) == 0);
+    free(sums);
+    node_end(&nc);
+    return scale;
+}
+
+#define WINOGRAD_SCALE_TOL 5e-5
+EML_TEST(fast_conv_winograd)
+{
+    size_t count, tcount;
+    const eml_f32_gemm_kernel *kernels = eml__f32_gemm_kernels(&count);
+    const eml_f32_nhwc_ops *const *tables = eml__f32_nhwc_tables(&tcount);
+    pools3 pools;
+    pools_begin(&pools);
+    double worst = 0;
+    for (size_t k = 0; k < count; k++) {
+        for (size_t t = 0; t < tcount; t++) {
+            if (!eml__cpu_has(kernels[k].isa) || !eml__cpu_has(tables[t]->isa))
+                continue;
+            printf("%s + %s\n", kernels[k].name, tables[t]->isa_name);
+            for (int iter = 0; iter < 25; iter++) {
+                conv_spec s = random_conv(SHAPE_DEEP);
+                s.kh = s.kw = 3;
+                s.sh = s.sw = s.dh = s.dw = 1;
+                s.group = 1;
+                s.c = rnd(NHWC_WINO_MIN_CHANNELS, 40);
+                s.o = rnd(NHWC_WINO_MIN_CHANNELS, 40);
+                s.h = rnd(3, 22);
+                s.w = rnd(3, 22);
+                conv_data d;
+                conv_data_init(&d, &s);
+                node_case nc;
+                float *ref = nhwc_ref_conv(&nc, &s, &d);
+                const double scale = sum_scale(&s, &d, nc.out.dims);
+                eml_fast_kernel fk;
+                select_conv(&nc, &d, &kernels[k], NULL, tables[t], true, &fk);
+                CHECK(strstr(fk.name, "winograd") != NULL);
+                bool ok = check_fast_within(&nc, &fk, d.in, d.n_in, ref, pools.p,
+                                            WINOGRAD_SCALE_TOL, scale, &worst);
+                if (!ok)
+                    print_spec(&s);
+                CHECK(ok);
+                fk.destroy(nc.env, fk.state);
+                free(ref);
+                conv_data_free(&d);
+                node_end(&nc);
+                if (!ok)
+                    break;
+            }
+        }
+    }
+    pools_end(&pools);
+    printf("worst max |got - ref| / largest sum: %.3g\n", worst);
+    /* strides, dilations, groups, other kernel sizes and too few channels do not qualify */
+    static const int64_t declined[][6] = {/* kh, stride, dilation, group, c, o */
+                                          {3, 2, 1, 1, 32, 32}, {3, 1, 2, 1, 32, 32},
+                                          {3, 1, 1, 2, 32, 32}, {5, 1, 1, 1, 32, 32},
+                                          {3, 1, 1, 1, 8, 32},  {3, 1, 1, 1, 32, 8}};
+    for (size_t i = 0; i < sizeof(declined) / sizeof(declined[0]); i++) {
+        conv_spec s = random_conv(SHAPE_DEEP);
+        s.kh = s.kw = declined[i][0];
+        s.sh = s.sw = declined[i][1];
+        s.dh = s.dw = declined[i][2];
+        s.group = declined[i][3];
+        s.c = declined[i][4];
+        s.o = declined[i][5];
+        s.h = s.w = 12;
+        conv_data d;
+        conv_data_init(&d, &s);
+        node_case nc;
+        float *ref = nhwc_ref_conv(&nc, &s, &d);
+        eml_fast_kernel fk;
+        select_conv(&nc, &d, eml__f32_gemm_select(), NULL, eml__f32_nhwc_select(), true, &fk);
+        CHECK(strstr(fk.name, "winograd") == NULL);
+        fk.destroy(nc.env, fk.state);
+        free(ref);
+        conv_data_free(&d);
+        node_end(&nc);
+    }
 }
 
 EML_TEST(fast_depthwise_every_table)

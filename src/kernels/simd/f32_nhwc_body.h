@@ -323,6 +323,80 @@ static void residual_clamp(size_t n, float *y, const float *z, float min, float 
     }
 }
 
+/* Winograd F(4x4, 3x3): B^T applied to one column (or row) of 6, r[i * step]. */
+INLINE void wino_bt(vf d0, vf d1, vf d2, vf d3, vf d4, vf d5, vf *r, size_t step)
+{
+    const vf four = v_set1(4.0f), five = v_set1(5.0f), two = v_set1(2.0f);
+    r[0] = v_fmadd(four, d0, v_fnmadd(five, d2, d4));
+    r[1 * step] = v_fnmadd(four, v_add(d1, d2), v_add(d3, d4));
+    r[2 * step] = v_fmadd(four, v_sub(d1, d2), v_sub(d4, d3));
+    r[3 * step] = v_fmadd(two, v_sub(d3, d1), v_sub(d4, d2));
+    r[4 * step] = v_fmadd(two, v_sub(d1, d3), v_sub(d4, d2));
+    r[5 * step] = v_fmadd(four, d1, v_fnmadd(five, d3, d5));
+}
+
+/* A^T applied to one column (or row) of 6, r[i * step] for i < 4. */
+INLINE void wino_at(vf m0, vf m1, vf m2, vf m3, vf m4, vf m5, vf *r, size_t step)
+{
+    const vf a = v_add(m1, m2), b = v_sub(m1, m2), c = v_add(m3, m4), d = v_sub(m3, m4);
+    r[0] = v_add(v_add(m0, a), c);
+    r[1 * step] = v_fmadd(v_set1(2.0f), d, b);
+    r[2 * step] = v_fmadd(v_set1(4.0f), c, a);
+    r[3 * step] = v_add(v_fmadd(v_set1(8.0f), d, b), m5);
+}
+
+static void wino_input(size_t C, const float *const d[36], float *v, size_t vs)
+{
+    for (size_t c = 0; c < C; c += VW) {
+        const bool full = c + VW <= C;
+        const vm m = v_tail(full ? 0 : C - c);
+        vf t[36]; /* B^T d, row-major */
+        for (size_t j = 0; j < 6; j++)
+            wino_bt(load_c(d[j] + c, full, m), load_c(d[6 + j] + c, full, m),
+                    load_c(d[12 + j] + c, full, m), load_c(d[18 + j] + c, full, m),
+                    load_c(d[24 + j] + c, full, m), load_c(d[30 + j] + c, full, m), t + j, 6);
+        for (size_t i = 0; i < 6; i++) {
+            vf r[6];
+            const vf *ti = t + i * 6;
+            wino_bt(ti[0], ti[1], ti[2], ti[3], ti[4], ti[5], r, 1);
+            for (size_t j = 0; j < 6; j++)
+                store_c(v + (i * 6 + j) * vs + c, r[j], full, m);
+        }
+    }
+}
+
+static void wino_output(size_t C, const float *mm, size_t ms, const float *bias, float *const y[16],
+                        const float *const z[16], float min, float max)
+{
+    const vf vmin = v_set1(min), vmax = v_set1(max);
+    for (size_t c = 0; c < C; c += VW) {
+        const bool full = c + VW <= C;
+        const vm m = v_tail(full ? 0 : C - c);
+        const float *p = mm + c;
+        vf u[24]; /* A^T m, 4 rows of 6 */
+        for (size_t j = 0; j < 6; j++)
+            wino_at(load_c(p + j * ms, full, m), load_c(p + (6 + j) * ms, full, m),
+                    load_c(p + (12 + j) * ms, full, m), load_c(p + (18 + j) * ms, full, m),
+                    load_c(p + (24 + j) * ms, full, m), load_c(p + (30 + j) * ms, full, m), u + j,
+                    6);
+        const vf b = load_c(bias + c, full, m);
+        for (size_t i = 0; i < 4; i++) {
+            vf r[4];
+            const vf *ui = u + i * 6;
+            wino_at(ui[0], ui[1], ui[2], ui[3], ui[4], ui[5], r, 1);
+            for (size_t j = 0; j < 4; j++) {
+                float *yo = y[i * 4 + j];
+                if (!yo)
+                    continue;
+                vf o = v_add(r[j], b);
+                if (z)
+                    o = v_add(o, load_c(z[i * 4 + j] + c, full, m));
+                store_c(yo + c, clamp(o, vmin, vmax), full, m);
+            }
+        }
+    }
+}
+
 const eml_f32_nhwc_ops EML_SIMD_FN(eml_f32_nhwc) = {
     .isa_name = EML_SIMD_ISA_NAME,
     .isa = EML_SIMD_ISA,
@@ -332,6 +406,8 @@ const eml_f32_nhwc_ops EML_SIMD_FN(eml_f32_nhwc) = {
     .avgpool = avgpool,
     .global_avg = global_avg,
     .residual_clamp = residual_clamp,
+    .wino_input = wino_input,
+    .wino_output = wino_output,
 };
 
 #endif
