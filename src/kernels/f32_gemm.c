@@ -139,6 +139,10 @@ static void gemm_bias_only(const gemm_job *j)
 /* Below this many multiply-adds per task (about 10 us), waking the pool's threads costs more
  * than it gains. */
 #define MIN_TASK_MACS (1024u * 1024u)
+/* A weight streamed from memory takes about as long as this many multiply-adds: a GEMM of few
+ * rows (a classifier's 1 x 1280 x 1000 at batch 1) is bound by its weights, not its arithmetic,
+ * and is worth splitting over the threads' columns. */
+#define WEIGHT_COST_MACS 16u
 
 /* K per block: at most what the A budget allows, split evenly so that the last block is not a
  * sliver. It depends on K and the kernel only, never on threads. */
@@ -192,7 +196,8 @@ void eml__f32_gemm_run(const eml_f32_gemm_kernel *k, size_t m, size_t n, size_t 
      * micro-kernel calls whoever makes them, so the result is the same for every thread count. */
     const size_t threads = eml__pool_threads(pool);
     size_t want = threads > 1 ? threads * 4 : 1;
-    const double task_sized = (double)m * (double)n * (double)kdim / MIN_TASK_MACS; /* no overflow */
+    const double task_sized = ((double)m + WEIGHT_COST_MACS) * (double)n * (double)kdim /
+                              MIN_TASK_MACS; /* in double: no overflow */
     if (task_sized < (double)want)
         want = task_sized < 2.0 ? 1 : (size_t)task_sized;
     size_t row_blocks = EML_MIN(row_tiles, want);
