@@ -17,7 +17,7 @@
 #define DW_COLS (EML_SIMD_WIDTH == 16 ? 8 : 4)
 #endif
 #define INLINE static inline __attribute__((always_inline))
-/* The widest kernel with a compile-time width (dw_channels' cases). */
+/* The widest kernel with a compile-time width (dw_blocks' cases). */
 #define DW_MAX_KW 5
 
 INLINE vf load_c(const float *p, bool full, vm m)
@@ -67,9 +67,10 @@ INLINE vf clamp(vf v, vf vmin, vf vmax)
     return v_min(vmax, v_max(vmin, v));
 }
 
-/* Columns [ow0, ow1) of channels [c, c + VW) (or the tail m), every tap inside the row. KW_T is
- * the kernel width when known at compile time (the loops then unroll), 0 otherwise; S_T the
- * column stride (1 or 2, undilated) when known with it, 0 otherwise. */
+/* Columns [ow0, ow1) of channels [c, c + VW) (or the tail m), DW_COLS at a time (ow1 - ow0 a
+ * multiple of it), every tap inside the row. KW_T is the kernel width when known at compile time
+ * (the loops then unroll), 0 otherwise; S_T the column stride (1 or 2, undilated) when known with
+ * it, 0 otherwise. */
 INLINE void dw_interior(const size_t KW_T, const size_t S_T, const bool full,
                         const eml_f32_dwconv_args *a, size_t c, vm m, size_t ow0, size_t ow1)
 {
@@ -79,8 +80,7 @@ INLINE void dw_interior(const size_t KW_T, const size_t S_T, const bool full,
     const size_t xs = r->stride_w * C, xd = r->dilation_w * C;
     const vf bias = v_loadu(a->bias + c);
     const vf vmin = v_set1(a->min), vmax = v_set1(a->max);
-    size_t ow = ow0;
-    for (; ow + DW_COLS <= ow1; ow += DW_COLS) {
+    for (size_t ow = ow0; ow + DW_COLS <= ow1; ow += DW_COLS) {
         vf acc[DW_COLS];
 #pragma GCC unroll 16
         for (size_t p = 0; p < DW_COLS; p++)
@@ -120,48 +120,76 @@ INLINE void dw_interior(const size_t KW_T, const size_t S_T, const bool full,
         for (size_t p = 0; p < DW_COLS; p++)
             store_c(y + p * C, clamp(acc[p], vmin, vmax), full, m);
     }
-    for (; ow < ow1; ow++) {
-        vf acc = bias;
-        const float *x = r->x + ((int64_t)(ow * r->stride_w) - r->pad_left) * (int64_t)C + c;
-        const float *w = a->w + c;
-        for (size_t i = 0; i < r->rows; i++) {
-#pragma GCC unroll 8
-            for (size_t k = 0; k < KW; k++)
-                acc = v_fmadd(load_c(x + k * xd, full, m), v_loadu(w + k * cp), acc);
-            x += r->x_row_stride;
-            w += a->w_row_stride;
-        }
-        store_c(r->y + ow * C + c, clamp(acc, vmin, vmax), full, m);
-    }
 }
 
-/* One column near the edges: only the taps inside the row. */
-INLINE void dw_border(const bool full, const eml_f32_dwconv_args *a, size_t c, vm m, size_t ow)
+/* Channel vectors a one-column step computes together: one column's taps are a chain of
+ * dependent multiply-adds, and a 7 x 7 image has few columns to share it between, so independent
+ * channels hide the latency instead. */
+#define DW_COLUMN_VECS 4
+
+/* One output column ow (the taps [klo, khi) inside the row, the window starting at input column
+ * start), NV channel vectors from c, the last one masked by m when !full. Each output sums the
+ * bias, then row by row and tap by tap, as the column blocks do. */
+INLINE void dw_column(const size_t NV, const bool full, const eml_f32_dwconv_args *a, size_t c,
+                      vm m, size_t ow, int64_t start, size_t klo, size_t khi)
 {
     const eml_f32_nhwc_row *r = &a->row;
     const size_t C = r->channels, cp = a->cp;
-    size_t klo, khi;
-    const int64_t start = col_taps(r, ow, &klo, &khi);
-    vf acc = v_loadu(a->bias + c);
+    vf acc[DW_COLUMN_VECS];
+#pragma GCC unroll 4
+    for (size_t v = 0; v < NV; v++)
+        acc[v] = v_loadu(a->bias + c + v * VW);
     const float *x = r->x + c;
     const float *w = a->w + c;
     for (size_t i = 0; i < r->rows; i++) {
         for (size_t k = klo; k < khi; k++) {
-            const int64_t iw = start + (int64_t)(k * r->dilation_w);
-            acc = v_fmadd(load_c(x + iw * (int64_t)C, full, m), v_loadu(w + k * cp), acc);
+            const float *xk = x + (start + (int64_t)(k * r->dilation_w)) * (int64_t)C;
+#pragma GCC unroll 4
+            for (size_t v = 0; v < NV; v++)
+                acc[v] = v_fmadd(load_c(xk + v * VW, full || v + 1 < NV, m),
+                                 v_loadu(w + k * cp + v * VW), acc[v]);
         }
         x += r->x_row_stride;
         w += a->w_row_stride;
     }
-    store_c(r->y + ow * C + c, clamp(acc, v_set1(a->min), v_set1(a->max)), full, m);
+    const vf vmin = v_set1(a->min), vmax = v_set1(a->max);
+    float *y = r->y + ow * C + c;
+#pragma GCC unroll 4
+    for (size_t v = 0; v < NV; v++)
+        store_c(y + v * VW, clamp(acc[v], vmin, vmax), full || v + 1 < NV, m);
 }
 
-INLINE void dw_channels(const bool full, const eml_f32_dwconv_args *a, size_t c, vm m,
-                        size_t lo, size_t hi)
+/* Columns [ow0, ow1) one by one, NV channel vectors from c (the weights of those channels stay
+ * in L1 across the columns). */
+INLINE void dw_column_run(const size_t NV, const bool full, const eml_f32_dwconv_args *a, size_t c,
+                          vm m, size_t ow0, size_t ow1)
 {
-    const size_t out_w = a->row.out_w;
-    for (size_t ow = 0; ow < lo; ow++)
-        dw_border(full, a, c, m, ow);
+    for (size_t ow = ow0; ow < ow1; ow++) {
+        size_t klo, khi;
+        const int64_t start = col_taps(&a->row, ow, &klo, &khi);
+        dw_column(NV, full, a, c, m, ow, start, klo, khi);
+    }
+}
+
+/* Columns [ow0, ow1), every channel: DW_COLUMN_VECS vectors at a time, then one, then the
+ * tail. */
+static void dw_columns(const eml_f32_dwconv_args *a, size_t ow0, size_t ow1)
+{
+    const size_t C = a->row.channels;
+    size_t c = 0;
+    for (; c + DW_COLUMN_VECS * VW <= C; c += DW_COLUMN_VECS * VW)
+        dw_column_run(DW_COLUMN_VECS, true, a, c, v_tail(0), ow0, ow1);
+    for (; c + VW <= C; c += VW)
+        dw_column_run(1, true, a, c, v_tail(0), ow0, ow1);
+    if (c < C)
+        dw_column_run(1, false, a, c, v_tail(C - c), ow0, ow1);
+}
+
+/* Interior columns [lo, hi), hi - lo a multiple of DW_COLS, of channels [c, c + VW) or the
+ * tail. */
+INLINE void dw_blocks(const bool full, const eml_f32_dwconv_args *a, size_t c, vm m, size_t lo,
+                      size_t hi)
+{
     const size_t s = a->row.dilation_w == 1 && a->row.stride_w <= 2 ? a->row.stride_w : 0;
     switch (a->row.kernel_w * 4 + s) {
     case 3 * 4 + 1: dw_interior(3, 1, full, a, c, m, lo, hi); break;
@@ -172,20 +200,27 @@ INLINE void dw_channels(const bool full, const eml_f32_dwconv_args *a, size_t c,
     case 5 * 4: dw_interior(5, 0, full, a, c, m, lo, hi); break;
     default: dw_interior(0, 0, full, a, c, m, lo, hi); break;
     }
-    for (size_t ow = hi; ow < out_w; ow++)
-        dw_border(full, a, c, m, ow);
 }
 
+/* The interior columns in blocks of DW_COLS, channel vector by channel vector; the others (the
+ * image's sides, what is left of the interior) column by column over every channel. */
 static void dwconv(const eml_f32_dwconv_args *a)
 {
     size_t lo, hi;
     interior_cols(&a->row, &lo, &hi);
     const size_t C = a->row.channels;
-    size_t c = 0;
-    for (; c + VW <= C; c += VW)
-        dw_channels(true, a, c, v_tail(0), lo, hi);
-    if (c < C)
-        dw_channels(false, a, c, v_tail(C - c), lo, hi);
+    const size_t mid = lo + (hi - lo) / DW_COLS * DW_COLS;
+    if (mid > lo) {
+        size_t c = 0;
+        for (; c + VW <= C; c += VW)
+            dw_blocks(true, a, c, v_tail(0), lo, mid);
+        if (c < C)
+            dw_blocks(false, a, c, v_tail(C - c), lo, mid);
+    }
+    if (lo > 0)
+        dw_columns(a, 0, lo);
+    if (mid < a->row.out_w)
+        dw_columns(a, mid, a->row.out_w);
 }
 
 /* ---- pooling ---- */
