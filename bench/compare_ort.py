@@ -58,6 +58,10 @@ def parse_args():
     p.add_argument("--realtime", type=int, metavar="PRIO", default=0,
                    help="run both runtimes under `chrt -f PRIO` (SCHED_FIFO; needs root): other "
                         "processes on the machine then cannot preempt a timed run's threads")
+    p.add_argument("--cpus", metavar="LIST", default="",
+                   help="pin both runtimes to the first THREADS CPUs of this comma-separated list "
+                        "(`taskset -c`; e.g. 1,0): on a VM whose CPUs run at different speeds "
+                        "(a busy neighbour on one of them), both then time the same CPUs")
     a = p.parse_args()
     try:
         a.threads = [int(t) for t in a.threads.split(",")]
@@ -65,6 +69,12 @@ def parse_args():
         p.error("--threads wants numbers like 1,2")
     if a.rounds < 1 or a.seconds <= 0 or any(t < 1 for t in a.threads):
         p.error("--rounds, --seconds and --threads must be positive")
+    try:
+        a.cpus = [int(c) for c in a.cpus.split(",") if c]
+    except ValueError:
+        p.error("--cpus wants CPU numbers like 1,0")
+    if a.cpus and max(a.threads) > len(a.cpus):
+        p.error("--cpus must list at least as many CPUs as the largest thread count")
     items = a.models + [m for m in a.more_models.split(",") if m]
     a.models = []
     for it in items or DEFAULT_MODELS:
@@ -165,14 +175,16 @@ def run_json(cmd, env=None, timeout=None):
     return None, "no JSON object in its output"
 
 
-def realtime(a):
-    """The command prefix that runs a process at SCHED_FIFO priority --realtime, or nothing."""
-    return ["chrt", "-f", str(a.realtime)] if a.realtime else []
+def realtime(a, threads):
+    """The command prefix that pins a process to the first `threads` CPUs of --cpus and runs it at
+    SCHED_FIFO priority --realtime (each only when asked for)."""
+    pin = ["taskset", "-c", ",".join(str(c) for c in a.cpus[:threads])] if a.cpus else []
+    return pin + (["chrt", "-f", str(a.realtime)] if a.realtime else [])
 
 
 def ort_round(a, model, threads):
     # one thread count per process, everything else exactly as ort_bench.js does it
-    cmd = realtime(a) + ["node", a.ort_bench, model, "--threads", str(threads), "--seconds",
+    cmd = realtime(a, threads) + ["node", a.ort_bench, model, "--threads", str(threads), "--seconds",
                          str(a.seconds), "--json"]
     rec, err = run_json(cmd, env=dict(os.environ, ORT_NODE=a.ort_node),
                         timeout=a.seconds * 20 + 600)
@@ -180,7 +192,7 @@ def ort_round(a, model, threads):
 
 
 def edgeml_round(a, model, threads):
-    cmd = realtime(a) + [a.edgeml, "bench", model, "--threads", str(threads), "--seconds",
+    cmd = realtime(a, threads) + [a.edgeml, "bench", model, "--threads", str(threads), "--seconds",
                          str(a.seconds), "--json"]
     if a.edgeml_warmup is not None:
         cmd += ["--warmup", str(a.edgeml_warmup)]
@@ -234,7 +246,9 @@ def main():
     print(f"protocol: batch 1, threads {','.join(map(str, a.threads))}, {a.rounds} rounds of "
           f"ORT then edgeml, each a fresh process measured >= {a.seconds:g} s after warm-up; "
           f"latency = each process's median" +
-          (f"; both under SCHED_FIFO priority {a.realtime}" if a.realtime else ""))
+          (f"; both under SCHED_FIFO priority {a.realtime}" if a.realtime else "") +
+          (f"; both pinned to CPUs {','.join(map(str, a.cpus))} (the first THREADS of them)"
+           if a.cpus else ""))
     sys.stdout.flush()
 
     results, summary, ort_version = [], [], None
@@ -282,7 +296,7 @@ def main():
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"cpu": cpu, "load_averages": loads, "edgeml": version,
-                       "realtime_priority": a.realtime,
+                       "realtime_priority": a.realtime, "cpus": a.cpus,
                        "onnxruntime": ort_version,
                        "rounds": a.rounds, "seconds": a.seconds, "results": results}, f, indent=1)
     return 1 if any(q is None for *_, q in summary) else 0
