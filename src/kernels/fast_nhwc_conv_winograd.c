@@ -114,6 +114,14 @@ static const float *in_pixel(const wino_job *j, int64_t n, int64_t ih, int64_t i
     return j->x + ((n * H + ih) * W + iw) * C;
 }
 
+/* Tile t's image n and first output row and column. */
+static void tile_origin(const wino_job *j, size_t t, int64_t *n, int64_t *oh, int64_t *ow)
+{
+    *n = (int64_t)(t / (j->tiles_h * j->tiles_w));
+    *oh = (int64_t)(t / j->tiles_w % j->tiles_h) * TILE;
+    *ow = (int64_t)(t % j->tiles_w) * TILE;
+}
+
 /* Blocks [b0, b1) of tiles on one thread, in its own slot of the scratch: each block's input
  * transforms, its 36 GEMMs, then its output transforms. */
 static void wino_blocks(void *ctx, size_t b0, size_t b1, uint32_t thread)
@@ -129,9 +137,8 @@ static void wino_blocks(void *ctx, size_t b0, size_t b1, uint32_t thread)
         const size_t t0 = b * j->tiles / j->blocks, t1 = (b + 1) * j->tiles / j->blocks;
         const size_t rows = t1 - t0, vs = rows * C, ms = rows * O;
         for (size_t t = t0; t < t1; t++) {
-            const int64_t n = (int64_t)(t / (j->tiles_h * j->tiles_w));
-            const int64_t oh = (int64_t)(t / j->tiles_w % j->tiles_h) * TILE;
-            const int64_t ow = (int64_t)(t % j->tiles_w) * TILE;
+            int64_t n, oh, ow;
+            tile_origin(j, t, &n, &oh, &ow);
             const float *d[POINTS];
             for (int64_t r = 0; r < 6; r++)
                 for (int64_t c = 0; c < 6; c++)
@@ -143,9 +150,8 @@ static void wino_blocks(void *ctx, size_t b0, size_t b1, uint32_t thread)
             eml__f32_gemm_run(s->gemm, rows, O, C, v + xi * vs, C, s->packed + xi * s->group_floats,
                               m + xi * ms, O, -INFINITY, INFINITY, NULL);
         for (size_t t = t0; t < t1; t++) {
-            const int64_t n = (int64_t)(t / (j->tiles_h * j->tiles_w));
-            const int64_t oh = (int64_t)(t / j->tiles_w % j->tiles_h) * TILE;
-            const int64_t ow = (int64_t)(t % j->tiles_w) * TILE;
+            int64_t n, oh, ow;
+            tile_origin(j, t, &n, &oh, &ow);
             float *y[TILE * TILE];
             const float *z[TILE * TILE];
             for (int64_t r = 0; r < TILE; r++)

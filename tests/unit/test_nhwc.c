@@ -228,6 +228,57 @@ static void select_conv(node_case *nc, const conv_data *d, const eml_f32_gemm_ke
     REQUIRE(fk->run);
 }
 
+/* The largest |sum| of the conv (bias, taps and residual, before the activation, which may
+ * squash it: a Clip to [-1, 1] of sums near 6, say): what Winograd's rounding is relative to. */
+static double sum_scale(const conv_spec *s, conv_data *d, const int64_t *out_dims)
+{
+    conv_spec plain = *s;
+    plain.act = NULL;
+    plain.n_act_params = 0;
+    node_case nc;
+    float *sums = nhwc_ref_conv(&nc, &plain, d);
+    double scale = 0;
+    for (int64_t i = 0; i < eml_tensor_count(&nc.out); i++)
+        scale = fmax(scale, fabs((double)sums[i]));
+    REQUIRE(memcmp(nc.out.dims, out_dims, 4 * sizeof(int64_t)) == 0);
+    free(sums);
+    node_end(&nc);
+    return scale;
+}
+
+#define WINOGRAD_SCALE_TOL 5e-5
+
+/* One conv s through GEMM kernel k, indirect GEMM kernel ik (may be NULL), table ops and
+ * (winograd) Winograd where it qualifies; the kernel's name must contain `path`. Checked against
+ * the reference on 1, 2 and 3 threads: element by element, or for Winograd within
+ * WINOGRAD_SCALE_TOL of the largest sum (its worst ratio into *worst). Returns whether it held. */
+static bool conv_case(const conv_spec *s, const eml_f32_gemm_kernel *k,
+                      const eml_f32_igemm_kernel *ik, const eml_f32_nhwc_ops *ops, bool winograd,
+                      const char *path, eml_pool *const pools[3], double *worst)
+{
+    conv_data d;
+    conv_data_init(&d, s);
+    node_case nc;
+    float *ref = nhwc_ref_conv(&nc, s, &d);
+    const double scale = winograd ? sum_scale(s, &d, nc.out.dims) : 0.0;
+    eml_fast_kernel fk;
+    select_conv(&nc, &d, k, ik, ops, winograd, &fk);
+    if (!strstr(fk.name, path)) {
+        fprintf(stderr, "kernel %s, expected a %s path\n", fk.name, path);
+        CHECK(0);
+    }
+    bool ok = check_fast_within(&nc, &fk, d.in, d.n_in, ref, pools,
+                                winograd ? WINOGRAD_SCALE_TOL : 0.0, scale, worst);
+    if (!ok)
+        print_spec(s);
+    CHECK(ok);
+    fk.destroy(nc.env, fk.state);
+    free(ref);
+    conv_data_free(&d);
+    node_end(&nc);
+    return ok;
+}
+
 /* Random convs of one shape kind through GEMM kernel k, indirect GEMM kernel ik (may be NULL)
  * and table ops; the kernel's name must contain `path`. */
 static void fast_conv_cases(conv_shape_kind kind, const eml_f32_gemm_kernel *k,
@@ -238,26 +289,8 @@ static void fast_conv_cases(conv_shape_kind kind, const eml_f32_gemm_kernel *k,
     pools_begin(&pools);
     for (int iter = 0; iter < iters; iter++) {
         conv_spec s = random_conv(kind);
-        conv_data d;
-        conv_data_init(&d, &s);
-        node_case nc;
-        float *ref = nhwc_ref_conv(&nc, &s, &d);
-        eml_fast_kernel fk;
-        select_conv(&nc, &d, k, ik, ops, false, &fk);
         const bool depthwise = s.c == s.group && s.o == s.group;
-        if (!strstr(fk.name, depthwise ? "dwconv" : path)) {
-            fprintf(stderr, "kernel %s, expected a %s path\n", fk.name, path);
-            CHECK(0);
-        }
-        bool ok = check_fast(&nc, &fk, d.in, d.n_in, ref, pools.p);
-        if (!ok)
-            print_spec(&s);
-        CHECK(ok);
-        fk.destroy(nc.env, fk.state);
-        free(ref);
-        conv_data_free(&d);
-        node_end(&nc);
-        if (!ok)
+        if (!conv_case(&s, k, ik, ops, false, depthwise ? "dwconv" : path, pools.p, NULL))
             break;
     }
     pools_end(&pools);
@@ -351,23 +384,8 @@ EML_TEST(fast_conv_wide_weights)
         const eml_f32_gemm_kernel *gk = k < count ? &kernels[k] : eml__f32_gemm_select();
         if (!eml__cpu_has(gk->isa) || (ik && !eml__cpu_has(ik->isa)))
             continue;
-        for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
-            conv_data d;
-            conv_data_init(&d, &shapes[i]);
-            node_case nc;
-            float *ref = nhwc_ref_conv(&nc, &shapes[i], &d);
-            eml_fast_kernel fk;
-            select_conv(&nc, &d, gk, ik, eml__f32_nhwc_select(), false, &fk);
-            CHECK(strstr(fk.name, "_wide") != NULL);
-            bool ok = check_fast(&nc, &fk, d.in, d.n_in, ref, pools.p);
-            if (!ok)
-                print_spec(&shapes[i]);
-            CHECK(ok);
-            fk.destroy(nc.env, fk.state);
-            free(ref);
-            conv_data_free(&d);
-            node_end(&nc);
-        }
+        for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
+            conv_case(&shapes[i], gk, ik, eml__f32_nhwc_select(), false, "_wide", pools.p, NULL);
     }
     pools_end(&pools);
 }
@@ -376,25 +394,6 @@ EML_TEST(fast_conv_wide_weights)
  * transforms, every tile position (images of 1 to 22 pixels a side: partial tiles, padding on
  * any side), residuals and activations; within tolerance of the reference, bit-identical for 1,
  * 2 and 3 threads. Other shapes keep their GEMM paths. */
-/* The largest |sum| of the conv (bias, taps and residual, before the activation, which may
- * squash it: a Clip to [-1, 1] of sums near 6, say): what Winograd's rounding is relative to. */
-static double sum_scale(const conv_spec *s, conv_data *d, const int64_t *out_dims)
-{
-    conv_spec plain = *s;
-    plain.act = NULL;
-    plain.n_act_params = 0;
-    node_case nc;
-    float *sums = nhwc_ref_conv(&nc, &plain, d);
-    double scale = 0;
-    for (int64_t i = 0; i < eml_tensor_count(&nc.out); i++)
-        scale = fmax(scale, fabs((double)sums[i]));
-    REQUIRE(memcmp(nc.out.dims, out_dims, 4 * sizeof(int64_t)) == 0);
-    free(sums);
-    node_end(&nc);
-    return scale;
-}
-
-#define WINOGRAD_SCALE_TOL 5e-5
 EML_TEST(fast_conv_winograd)
 {
     size_t count, tcount;
@@ -417,24 +416,7 @@ EML_TEST(fast_conv_winograd)
                 s.o = rnd(NHWC_WINO_MIN_CHANNELS, 40);
                 s.h = rnd(3, 22);
                 s.w = rnd(3, 22);
-                conv_data d;
-                conv_data_init(&d, &s);
-                node_case nc;
-                float *ref = nhwc_ref_conv(&nc, &s, &d);
-                const double scale = sum_scale(&s, &d, nc.out.dims);
-                eml_fast_kernel fk;
-                select_conv(&nc, &d, &kernels[k], NULL, tables[t], true, &fk);
-                CHECK(strstr(fk.name, "winograd") != NULL);
-                bool ok = check_fast_within(&nc, &fk, d.in, d.n_in, ref, pools.p,
-                                            WINOGRAD_SCALE_TOL, scale, &worst);
-                if (!ok)
-                    print_spec(&s);
-                CHECK(ok);
-                fk.destroy(nc.env, fk.state);
-                free(ref);
-                conv_data_free(&d);
-                node_end(&nc);
-                if (!ok)
+                if (!conv_case(&s, &kernels[k], NULL, tables[t], true, "winograd", pools.p, &worst))
                     break;
             }
         }
