@@ -75,6 +75,11 @@ static inline vf v_div(vf a, vf b)
 {
     return vdivq_f32(a, b);
 }
+/* 1/d: NEON's estimate is only 8 bits, and its division is not the bottleneck x86's is. */
+static inline vf v_recip(vf d)
+{
+    return vdivq_f32(vdupq_n_f32(1.0f), d);
+}
 static inline vf v_fmadd(vf a, vf b, vf c) /* a*b + c */
 {
     return vfmaq_f32(c, a, b);
@@ -125,6 +130,11 @@ static inline vf v_pow2(vf n, int bias)
 {
     int32x4_t e = vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127 + bias));
     return vreinterpretq_f32_s32(vshlq_n_s32(e, 23));
+}
+/* p·2^n for integral n with n + 127 in [1, 254]. */
+static inline vf v_scale_pow2(vf p, vf n)
+{
+    return vmulq_f32(p, v_pow2(n, 0));
 }
 /* Horizontal sum and max in a fixed order, the one of the x86 variants: (v0 + v2) + (v1 + v3). */
 static inline float v_hsum(vf v)

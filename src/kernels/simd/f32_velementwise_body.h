@@ -14,18 +14,14 @@
 
 /* ---- math ---- */
 
-/* exp(x): x = n·ln2 + r with |r| <= ln2/2 (Cody-Waite split of ln2, exact with FMA), e^r by its
- * Taylor polynomial of degree 7 (truncation below 5.2e-9 relative), then scaled by 2^n in two
- * exact steps so that n = 128 (x up to ln(FLT_MAX)) still forms a normal power of two. Above
- * ln(FLT_MAX) the result is +inf; below -86.9 it is 0 (the exact value is under 2e-38). */
-static inline vf v_exp(vf x)
+/* e^x = 2^n·e^r for xc (NaN or within [-86.9, 88.73]): n = round(xc / ln2) and
+ * r = xc - n·ln2 with |r| <= ln2/2 (Cody-Waite split of ln2, exact with FMA); returns e^r by its
+ * Taylor polynomial of degree 7 (truncation below 5.2e-9 relative) and n in *n. */
+static inline vf v_exp_reduced(vf xc, vf *n)
 {
-    const vf hi = v_set1(88.72283172607421875f); /* the largest float whose exp is finite */
-    const vf lo = v_set1(-86.9f);
-    vf xc = v_min(hi, v_max(lo, x)); /* NaN stays NaN */
-    vf n = v_round(v_mul(xc, v_set1(1.44269504088896341f)));
-    vf r = v_fnmadd(n, v_set1(0.693359375f), xc);
-    r = v_fnmadd(n, v_set1(-2.12194440e-4f), r);
+    *n = v_round(v_mul(xc, v_set1(1.44269504088896341f)));
+    vf r = v_fnmadd(*n, v_set1(0.693359375f), xc);
+    r = v_fnmadd(*n, v_set1(-2.12194440e-4f), r);
     vf p = v_set1(1.0f / 5040.0f);
     p = v_fmadd(p, r, v_set1(1.0f / 720.0f));
     p = v_fmadd(p, r, v_set1(1.0f / 120.0f));
@@ -33,18 +29,40 @@ static inline vf v_exp(vf x)
     p = v_fmadd(p, r, v_set1(1.0f / 6.0f));
     p = v_fmadd(p, r, v_set1(0.5f));
     p = v_fmadd(p, r, v_set1(1.0f));
-    p = v_fmadd(p, r, v_set1(1.0f));
-    vf y = v_mul(v_add(p, p), v_pow2(n, -1)); /* p·2·2^(n-1): both factors exact */
+    return v_fmadd(p, r, v_set1(1.0f));
+}
+
+/* exp(x), scaled by 2^n in two exact steps so that n = 128 (x up to ln(FLT_MAX)) still forms a
+ * normal power of two. Above ln(FLT_MAX) the result is +inf; below -86.9 it is 0 (the exact
+ * value is under 2e-38). */
+static inline vf v_exp(vf x)
+{
+    const vf hi = v_set1(88.72283172607421875f); /* the largest float whose exp is finite */
+    const vf lo = v_set1(-86.9f);
+    vf n;
+    vf p = v_exp_reduced(v_min(hi, v_max(lo, x)), &n); /* NaN stays NaN */
+    vf y = v_mul(v_add(p, p), v_pow2(n, -1));          /* p·2·2^(n-1): both factors exact */
     y = v_select(v_gt(x, hi), v_set1(INFINITY), y);
     return v_select(v_lt(x, lo), v_zero(), y);
 }
 
-/* 1 / (1 + e^-x) from e = exp(-|x|), which never overflows: 1/(1+e) for x >= 0, e/(1+e) below. */
+/* exp(x) for x <= 0 (or NaN) in fewer steps: one scaling, and below -86.9 the value at -86.9
+ * (1.8e-38) instead of 0. */
+static inline vf v_exp_nonpositive(vf x)
+{
+    vf n;
+    vf p = v_exp_reduced(v_max(v_set1(-86.9f), x), &n); /* NaN stays NaN */
+    return v_scale_pow2(p, n);
+}
+
+/* 1 / (1 + e^-x) from e = exp(-|x|), which never overflows: 1/(1+e) for x >= 0, e/(1+e) below.
+ * v_recip is AVX-512's estimate refined, where the division was the slowest step; this runs on
+ * every output of a SiLU network's convs. */
 static inline vf v_sigmoid(vf x)
 {
-    vf e = v_exp(v_or(v_abs(x), v_set1(-0.0f)));
+    vf e = v_exp_nonpositive(v_or(x, v_set1(-0.0f))); /* -|x| */
     vf num = v_select(v_lt(x, v_zero()), e, v_set1(1.0f));
-    return v_div(num, v_add(v_set1(1.0f), e));
+    return v_mul(num, v_recip(v_add(v_set1(1.0f), e)));
 }
 
 /* tanh: below |x| = 0.625 the odd polynomial x + x^3·P(x^2) (P fitted for relative error
@@ -149,6 +167,21 @@ VBINARY_OP(div, v_div)
         (void)lo;                                                                                  \
         (void)hi;                                                                                  \
         size_t i = 0;                                                                              \
+        /* four independent vectors a step keep the FP pipes busy through exp's long chain */      \
+        for (; i + 4 * W <= n; i += 4 * W) {                                                       \
+            vf v = v_loadu(x + i);                                                                 \
+            vf r0 = EXPR;                                                                          \
+            v = v_loadu(x + i + W);                                                                \
+            vf r1 = EXPR;                                                                          \
+            v = v_loadu(x + i + 2 * W);                                                            \
+            vf r2 = EXPR;                                                                          \
+            v = v_loadu(x + i + 3 * W);                                                            \
+            vf r3 = EXPR;                                                                          \
+            v_storeu(y + i, r0);                                                                   \
+            v_storeu(y + i + W, r1);                                                               \
+            v_storeu(y + i + 2 * W, r2);                                                           \
+            v_storeu(y + i + 3 * W, r3);                                                           \
+        }                                                                                          \
         for (; i + W <= n; i += W) {                                                               \
             vf v = v_loadu(x + i);                                                                 \
             v_storeu(y + i, EXPR);                                                                 \

@@ -64,6 +64,13 @@ static inline vf v_div(vf a, vf b)
 {
     return _mm512_div_ps(a, b);
 }
+/* 1/d for normal d within about 1 ulp: the 14-bit estimate and one Newton step, several times
+ * the throughput of a division. */
+static inline vf v_recip(vf d)
+{
+    vf r = _mm512_rcp14_ps(d);
+    return _mm512_fmadd_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(1.0f)), r);
+}
 static inline vf v_fmadd(vf a, vf b, vf c)
 {
     return _mm512_fmadd_ps(a, b, c);
@@ -114,6 +121,11 @@ static inline vf v_pow2(vf n, int bias)
 {
     __m512i e = _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127 + bias));
     return _mm512_castsi512_ps(_mm512_slli_epi32(e, 23));
+}
+/* p·2^n for integral n with n + 127 in [1, 254]: one instruction here. */
+static inline vf v_scale_pow2(vf p, vf n)
+{
+    return _mm512_scalef_ps(p, n);
 }
 /* Horizontal sum and max in a fixed order (the result depends only on the lanes). */
 static inline float v_hsum(vf v)
@@ -187,6 +199,11 @@ static inline vf v_div(vf a, vf b)
 {
     return _mm256_div_ps(a, b);
 }
+/* 1/d: the 12-bit estimate would need two Newton steps, no faster than the division measured. */
+static inline vf v_recip(vf d)
+{
+    return _mm256_div_ps(_mm256_set1_ps(1.0f), d);
+}
 static inline vf v_fmadd(vf a, vf b, vf c)
 {
     return _mm256_fmadd_ps(a, b, c);
@@ -235,6 +252,10 @@ static inline vf v_pow2(vf n, int bias)
 {
     __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127 + bias));
     return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
+}
+static inline vf v_scale_pow2(vf p, vf n)
+{
+    return _mm256_mul_ps(p, v_pow2(n, 0));
 }
 static inline float v_hsum(vf v)
 {
