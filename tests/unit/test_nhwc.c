@@ -54,8 +54,8 @@ static conv_spec random_conv(conv_shape_kind kind)
     s.h = EML_MAX(s.h, ekh);
     s.w = EML_MAX(s.w, ekw);
     if (kind == SHAPE_DEPTHWISE) {
-        /* up to 90 channels: the one-column step's 4 vectors of 16 and its tail */
-        s.c = s.o = s.group = rnd(1, 90);
+        /* up to 150 channels: the one-column step's 8 and 4 vectors of 16 and its tail */
+        s.c = s.o = s.group = rnd(1, 150);
     } else {
         s.group = rnd(0, 3) == 0 ? rnd(2, 3) : 1;
         /* two channels per group at least: one would be a depthwise conv */
