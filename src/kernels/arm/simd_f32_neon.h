@@ -136,6 +136,11 @@ static inline vf v_scale_pow2(vf p, vf n)
 {
     return vmulq_f32(p, v_pow2(n, 0));
 }
+/* x: Arm multiply-adds take no memory operand, so a loaded vector stays in a register. */
+static inline vf v_in_register(vf x)
+{
+    return x;
+}
 /* Horizontal sum and max in a fixed order, the one of the x86 variants: (v0 + v2) + (v1 + v3). */
 static inline float v_hsum(vf v)
 {

@@ -91,11 +91,12 @@ INLINE void dw_interior(const size_t KW_T, const size_t S_T, const bool full,
             if (S_T) {
                 /* stride 1 or 2: the (DW_COLS - 1) * S + KW input vectors under the row, each
                  * loaded once for every tap and column that reads it (5x5 at stride 1: 12 loads
-                 * for 40 multiply-adds, not 40); the sums run in the same order */
+                 * for 40 multiply-adds, not 40; v_in_register keeps GCC from folding them back
+                 * into the multiply-adds); the sums run in the same order */
                 vf xin[(DW_COLS - 1) * 2 + DW_MAX_KW];
 #pragma GCC unroll 32
                 for (size_t q = 0; q < (DW_COLS - 1) * S_T + KW; q++)
-                    xin[q] = load_c(x + q * C, full, m);
+                    xin[q] = v_in_register(load_c(x + q * C, full, m));
 #pragma GCC unroll 8
                 for (size_t k = 0; k < KW; k++) {
                     const vf wv = v_loadu(w + k * cp);

@@ -276,6 +276,13 @@ static inline float v_hmax(vf v)
 #error "define EML_SIMD_AVX512 or EML_SIMD_AVX2 before including simd_f32.h"
 #endif
 
+/* x, which the compiler must now hold in a register: a vector loaded once for several
+ * multiply-adds is otherwise folded back into each of them as a memory operand (a load apiece). */
+static inline vf v_in_register(vf x)
+{
+    __asm__("" : "+v"(x));
+    return x;
+}
 /* Sign bit of x only. */
 static inline vf v_signbit(vf x)
 {
