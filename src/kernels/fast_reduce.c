@@ -1,14 +1,20 @@
 /* Fast float32 ReduceMean and ReduceSum over one block of adjacent axes (x.mean([2, 3]) as the
  * nhwc-layout pass leaves it: the H and W of a channels-last tensor): the input is an [A, R, B]
  * view and each output row of B floats accumulates the R input rows in order, so the inner loop
- * runs over contiguous floats. Other axis sets, dtypes and axes given as an input go to the
+ * runs over contiguous floats; a mean runs on the NHWC tables' global average (SIMD over B, the
+ * same sums and division). Other axis sets, dtypes and axes given as an input go to the
  * reference kernel. Single-threaded: these reductions read each input float once. */
+#include <stdio.h>
+
 #include "graph/op.h" /* EML_PARAMS_MAX */
+#include "kernels/f32_nhwc.h"
 #include "kernels/fast_movement.h"
 #include "kernels/ref/reduce.h"
 
 typedef struct reduce_state {
     _Alignas(8) unsigned char params[EML_PARAMS_MAX];
+    const eml_f32_nhwc_ops *ops; /* NULL: the portable loops */
+    char name[48];
 } reduce_state;
 
 /* y[b] = sum over r of x[r * B + b], the rows added in order (float). */
@@ -62,6 +68,11 @@ static eml_status reduce_run(const eml_kernel_ctx *ctx)
     const size_t B = (size_t)eml__shape_count(x->dims + hi + 1, x->rank - hi - 1);
     const float *xd = x->data;
     float *y = ctx->outputs[0].data;
+    if (p->kind == EML_REDUCE_MEAN && s->ops) {
+        for (size_t a = 0; a < A; a++)
+            s->ops->global_avg(B, R, xd + a * R * B, y + a * B);
+        return EML_OK;
+    }
     for (size_t a = 0; a < A; a++) {
         if (B == 1)
             y[a] = sum_run(xd + a * R, R);
@@ -86,7 +97,13 @@ eml_status eml__fast_reduce_select(const eml_fast_select_ctx *ctx, eml_fast_kern
     if (!s)
         return EML_ENOMEM;
     memcpy(s->params, ctx->params, EML_PARAMS_MAX);
-    out->name = p->kind == EML_REDUCE_MEAN ? "f32_reduce_mean_rows" : "f32_reduce_sum_rows";
+    s->ops = eml__f32_nhwc_select();
+    if (p->kind == EML_REDUCE_MEAN && s->ops)
+        snprintf(s->name, sizeof(s->name), "f32_reduce_mean_rows__%s", s->ops->isa_name);
+    else
+        snprintf(s->name, sizeof(s->name), "f32_reduce_%s_rows",
+                 p->kind == EML_REDUCE_MEAN ? "mean" : "sum");
+    out->name = s->name;
     out->state = s;
     out->run = reduce_run;
     out->scratch_bytes = NULL;
