@@ -1,5 +1,6 @@
 /* f32 GEMM micro-kernels for AVX-512: MR rows × 32 columns (two zmm per row), broadcast A. */
 #include <immintrin.h>
+#include <math.h>
 
 #include "kernels/gemm.h"
 
@@ -25,6 +26,7 @@ gemm_x32(const size_t MR, const size_t NV, size_t nc, size_t k0, size_t kc, cons
     }
     const __m512 vmin = _mm512_set1_ps(params->min);
     const __m512 vmax = _mm512_set1_ps(params->max);
+    const bool clamp_lo = params->min != -INFINITY, clamp_hi = params->max != INFINITY;
     for (;;) {
         __m512 acc0[MAX_MR], acc1[MAX_MR];
         __m512 init0 = _mm512_setzero_ps(), init1 = _mm512_setzero_ps();
@@ -80,12 +82,23 @@ gemm_x32(const size_t MR, const size_t NV, size_t nc, size_t k0, size_t kc, cons
                     acc1[i] = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, cp[i] + 16), acc1[i]);
             }
         }
+        /* max(min, x) and min(max, x) return x when x is NaN; an infinite bound (no
+         * activation, Relu's max, a K block before the last) is skipped */
+        if (clamp_lo) {
 #pragma GCC unroll 16
-        for (size_t i = 0; i < MR; i++) {
-            /* max(min, x) and min(max, x) return x when x is NaN */
-            acc0[i] = _mm512_min_ps(vmax, _mm512_max_ps(vmin, acc0[i]));
-            if (NV == 2)
-                acc1[i] = _mm512_min_ps(vmax, _mm512_max_ps(vmin, acc1[i]));
+            for (size_t i = 0; i < MR; i++) {
+                acc0[i] = _mm512_max_ps(vmin, acc0[i]);
+                if (NV == 2)
+                    acc1[i] = _mm512_max_ps(vmin, acc1[i]);
+            }
+        }
+        if (clamp_hi) {
+#pragma GCC unroll 16
+            for (size_t i = 0; i < MR; i++) {
+                acc0[i] = _mm512_min_ps(vmax, acc0[i]);
+                if (NV == 2)
+                    acc1[i] = _mm512_min_ps(vmax, acc1[i]);
+            }
         }
         if (NV == 2 && nc >= 32) {
 #pragma GCC unroll 16
