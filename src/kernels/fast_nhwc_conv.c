@@ -91,6 +91,27 @@ eml_status eml__fast_nhwc_conv_select(const eml_fast_select_ctx *ctx, eml_fast_k
                                            eml__f32_nhwc_select(), winograd_allowed(), 0, out);
 }
 
+bool eml__nhwc_conv_inputs_ok(const eml_fast_select_ctx *ctx, const eml_tensor **bias)
+{
+    const eml_fused_conv_params *p = ctx->params;
+    if (ctx->n_inputs < 2)
+        return false;
+    const eml_tensor *x = &ctx->inputs[0], *w = &ctx->inputs[1];
+    const eml_tensor *b = ctx->n_inputs > 2 ? &ctx->inputs[2] : NULL;
+    if (b && b->dtype == EML_DTYPE_UNDEFINED)
+        b = NULL;
+    *bias = b;
+    /* intermediate values may have no declared dtype: infer then guarantees float32 */
+    if (x->dtype != EML_DTYPE_F32 && x->dtype != EML_DTYPE_UNDEFINED)
+        return false;
+    if (w->dtype != EML_DTYPE_F32 || !w->data || w->rank != 4)
+        return false;
+    const int64_t O = w->dims[0], group = p->conv.group;
+    if (O < 1 || group < 1 || O % group != 0 || w->dims[1] < 1 || w->dims[2] < 1 || w->dims[3] < 1)
+        return false;
+    return !b || (b->dtype == EML_DTYPE_F32 && b->data && b->rank == 1 && b->dims[0] == O);
+}
+
 eml_status eml__fast_nhwc_conv_select_with(const eml_fast_select_ctx *ctx,
                                            const eml_f32_gemm_kernel *k,
                                            const eml_f32_igemm_kernel *ik,
@@ -98,20 +119,11 @@ eml_status eml__fast_nhwc_conv_select_with(const eml_fast_select_ctx *ctx,
                                            uint32_t slots, eml_fast_kernel *out)
 {
     const eml_fused_conv_params *p = ctx->params;
-    const eml_tensor *x = &ctx->inputs[0], *w = &ctx->inputs[1];
-    const eml_tensor *b = ctx->n_inputs > 2 ? &ctx->inputs[2] : NULL;
-    if (b && b->dtype == EML_DTYPE_UNDEFINED)
-        b = NULL;
-    /* intermediate values may have no declared dtype: infer then guarantees float32 */
-    if (x->dtype != EML_DTYPE_F32 && x->dtype != EML_DTYPE_UNDEFINED)
+    const eml_tensor *b;
+    if (!eml__nhwc_conv_inputs_ok(ctx, &b))
         return EML_OK;
-    if (w->dtype != EML_DTYPE_F32 || !w->data || w->rank != 4)
-        return EML_OK;
+    const eml_tensor *w = &ctx->inputs[1];
     const int64_t O = w->dims[0], group = p->conv.group;
-    if (O < 1 || group < 1 || O % group != 0 || w->dims[1] < 1 || w->dims[2] < 1 || w->dims[3] < 1)
-        return EML_OK;
-    if (b && (b->dtype != EML_DTYPE_F32 || !b->data || b->rank != 1 || b->dims[0] != O))
-        return EML_OK;
     eml_nhwc_conv_state *s = eml__calloc(ctx->env, 1, sizeof(*s));
     if (!s)
         return EML_ENOMEM;

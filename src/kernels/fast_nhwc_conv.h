@@ -86,6 +86,10 @@ typedef struct eml_nhwc_conv_state {
     char name[64];
 } eml_nhwc_conv_state;
 
+/* Whether a fused conv's inputs suit the fast float kernels: a float32 (or not yet typed) input,
+ * constant float32 OIHW weights whose O divides into the groups, and a bias of O floats or none;
+ * *bias is the bias tensor or NULL. */
+bool eml__nhwc_conv_inputs_ok(const eml_fast_select_ctx *ctx, const eml_tensor **bias);
 /* Output pixels per GEMM task (a multiple of mr): small enough that the block's output (and
  * im2col rows) stay in cache, and several blocks per conv. A function of the shapes only. */
 size_t eml__nhwc_conv_block_rows(const eml_nhwc_conv_state *s, size_t m, size_t mr);

@@ -234,21 +234,11 @@ eml_status eml__fast_f16_conv_select_with(const eml_fast_select_ctx *ctx,
                                           eml_fast_kernel *out)
 {
     const eml_fused_conv_params *p = ctx->params;
-    if (ctx->n_inputs < 2)
+    const eml_tensor *bt;
+    if (!eml__nhwc_conv_inputs_ok(ctx, &bt))
         return EML_OK;
-    const eml_tensor *x = &ctx->inputs[0], *w = &ctx->inputs[1];
-    const eml_tensor *bt = ctx->n_inputs > 2 ? &ctx->inputs[2] : NULL;
-    if (bt && bt->dtype == EML_DTYPE_UNDEFINED)
-        bt = NULL;
-    if (x->dtype != EML_DTYPE_F32 && x->dtype != EML_DTYPE_UNDEFINED)
-        return EML_OK;
-    if (w->dtype != EML_DTYPE_F32 || !w->data || w->rank != 4)
-        return EML_OK;
+    const eml_tensor *w = &ctx->inputs[1];
     const int64_t O = w->dims[0], group = p->conv.group;
-    if (O < 1 || group < 1 || O % group != 0 || w->dims[1] < 1 || w->dims[2] < 1 || w->dims[3] < 1)
-        return EML_OK;
-    if (bt && (bt->dtype != EML_DTYPE_F32 || !bt->data || bt->rank != 1 || bt->dims[0] != O))
-        return EML_OK;
     if (w->dims[1] == 1 && O == group)
         return EML_OK; /* depthwise: the f32 channel-vectorized kernels */
     f16_conv_state *s = eml__calloc(ctx->env, 1, sizeof(*s));

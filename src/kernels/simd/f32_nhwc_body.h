@@ -14,7 +14,7 @@
 /* Output columns a depthwise step computes together: independent accumulators hide the
  * fused multiply-add latency (4 cycles, 2 per cycle on current cores). At stride 1 AVX-512's 32
  * registers hold 12 accumulators and the 16 input vectors of a 5-wide row (3x3 dw 14 x 14 x 480
- * 34 -> 41 GMAC/s, 112 x 112 x 32 41 -> 47 against 8 columns); at stride 2 the row's inputs
+ * 36 -> 44 GMAC/s, 112 x 112 x 32 40 -> 44 against 8 columns); at stride 2 the row's inputs
  * double, and 8 columns fit. */
 #ifndef DW_COLS
 #define DW_COLS (EML_SIMD_WIDTH == 16 ? 8 : 4)
@@ -257,7 +257,7 @@ INLINE void pool_vectors(const size_t NV, const bool is_max, const bool full,
                          const eml_f32_nhwc_row *r, size_t c, vm m, int64_t start, size_t klo,
                          size_t khi, vf *acc)
 {
-#pragma GCC unroll 8
+#pragma GCC unroll 4
     for (size_t v = 0; v < NV; v++)
         acc[v] = is_max ? v_set1(-INFINITY) : v_zero();
     const float *x = r->x + c;
@@ -265,7 +265,7 @@ INLINE void pool_vectors(const size_t NV, const bool is_max, const bool full,
     for (size_t i = 0; i < r->rows; i++) {
         for (size_t k = klo; k < khi; k++) {
             const float *p = x + (start + (int64_t)(k * r->dilation_w)) * C;
-#pragma GCC unroll 8
+#pragma GCC unroll 4
             for (size_t v = 0; v < NV; v++) {
                 const bool last_full = full || v + 1 < NV;
                 const vf t = load_c(p + v * VW, last_full, m);
