@@ -72,11 +72,11 @@ INLINE vf clamp(vf v, vf vmin, vf vmax)
     return v_min(vmax, v_max(vmin, v));
 }
 
-/* Columns [ow0, ow1) of channels [c, c + VW) (or the tail m), NC at a time (ow1 - ow0 a
- * multiple of it), every tap inside the row. KW_T is the kernel width when known at compile time
- * (the loops then unroll), 0 otherwise; S_T the column stride (1 or 2, undilated) when known with
- * it, 0 otherwise. */
-INLINE void dw_interior(const size_t KW_T, const size_t S_T, const size_t NC, const bool full,
+/* Columns from ow0 of channels [c, c + VW) (or the tail m), NC at a time while a whole block fits
+ * before ow1, every tap inside the row; returns the column where the blocks stopped. KW_T is the
+ * kernel width when known at compile time (the loops then unroll), 0 otherwise; S_T the column
+ * stride (1 or 2, undilated) when known with it, 0 otherwise. */
+INLINE size_t dw_interior(const size_t KW_T, const size_t S_T, const size_t NC, const bool full,
                         const eml_f32_dwconv_args *a, size_t c, vm m, size_t ow0, size_t ow1)
 {
     const eml_f32_nhwc_row *r = &a->row;
@@ -126,6 +126,7 @@ INLINE void dw_interior(const size_t KW_T, const size_t S_T, const size_t NC, co
         for (size_t p = 0; p < NC; p++)
             store_c(y + p * C, clamp(acc[p], vmin, vmax), full, m);
     }
+    return ow0 + (ow1 - ow0) / NC * NC;
 }
 
 /* Channel vectors a one-column step computes together: one column's taps are a chain of
@@ -194,32 +195,21 @@ static void dw_columns(const eml_f32_dwconv_args *a, size_t ow0, size_t ow1)
         dw_column_run(1, false, a, c, v_tail(C - c), ow0, ow1);
 }
 
-/* The stride the interior blocks are compiled for: 1 or 2 undilated, else 0 (any). */
-static size_t dw_block_stride(const eml_f32_nhwc_row *r)
+/* Interior columns from lo, in blocks that fit before hi, of channels [c, c + VW) or the tail,
+ * with the kernel width, stride and block width (DW_COLS_S1 at stride 1) fixed at compile time
+ * where they are common; returns the column where the blocks stopped. */
+INLINE size_t dw_blocks(const bool full, const eml_f32_dwconv_args *a, size_t c, vm m, size_t lo,
+                        size_t hi)
 {
-    return r->dilation_w == 1 && r->stride_w <= 2 ? r->stride_w : 0;
-}
-
-/* Columns per interior block for this row (see DW_COLS_S1). */
-static size_t dw_block_cols(const eml_f32_nhwc_row *r)
-{
-    const bool s1 = dw_block_stride(r) == 1 && (r->kernel_w == 3 || r->kernel_w == 5);
-    return s1 ? DW_COLS_S1 : DW_COLS;
-}
-
-/* Interior columns [lo, hi), hi - lo a multiple of dw_block_cols, of channels [c, c + VW) or the
- * tail. */
-INLINE void dw_blocks(const bool full, const eml_f32_dwconv_args *a, size_t c, vm m, size_t lo,
-                      size_t hi)
-{
-    switch (a->row.kernel_w * 4 + dw_block_stride(&a->row)) {
-    case 3 * 4 + 1: dw_interior(3, 1, DW_COLS_S1, full, a, c, m, lo, hi); break;
-    case 3 * 4 + 2: dw_interior(3, 2, DW_COLS, full, a, c, m, lo, hi); break;
-    case 5 * 4 + 1: dw_interior(5, 1, DW_COLS_S1, full, a, c, m, lo, hi); break;
-    case 5 * 4 + 2: dw_interior(5, 2, DW_COLS, full, a, c, m, lo, hi); break;
-    case 3 * 4: dw_interior(3, 0, DW_COLS, full, a, c, m, lo, hi); break;
-    case 5 * 4: dw_interior(5, 0, DW_COLS, full, a, c, m, lo, hi); break;
-    default: dw_interior(0, 0, DW_COLS, full, a, c, m, lo, hi); break;
+    const size_t s = a->row.dilation_w == 1 && a->row.stride_w <= 2 ? a->row.stride_w : 0;
+    switch (a->row.kernel_w * 4 + s) {
+    case 3 * 4 + 1: return dw_interior(3, 1, DW_COLS_S1, full, a, c, m, lo, hi);
+    case 3 * 4 + 2: return dw_interior(3, 2, DW_COLS, full, a, c, m, lo, hi);
+    case 5 * 4 + 1: return dw_interior(5, 1, DW_COLS_S1, full, a, c, m, lo, hi);
+    case 5 * 4 + 2: return dw_interior(5, 2, DW_COLS, full, a, c, m, lo, hi);
+    case 3 * 4: return dw_interior(3, 0, DW_COLS, full, a, c, m, lo, hi);
+    case 5 * 4: return dw_interior(5, 0, DW_COLS, full, a, c, m, lo, hi);
+    default: return dw_interior(0, 0, DW_COLS, full, a, c, m, lo, hi);
     }
 }
 
@@ -229,15 +219,12 @@ static void dwconv(const eml_f32_dwconv_args *a)
 {
     size_t lo, hi;
     interior_cols(&a->row, &lo, &hi);
-    const size_t C = a->row.channels, nc = dw_block_cols(&a->row);
-    const size_t mid = lo + (hi - lo) / nc * nc;
-    if (mid > lo) {
-        size_t c = 0;
-        for (; c + VW <= C; c += VW)
-            dw_blocks(true, a, c, v_tail(0), lo, mid);
-        if (c < C)
-            dw_blocks(false, a, c, v_tail(C - c), lo, mid);
-    }
+    const size_t C = a->row.channels;
+    size_t mid = lo, c = 0; /* every channel vector stops at the same column */
+    for (; c + VW <= C; c += VW)
+        mid = dw_blocks(true, a, c, v_tail(0), lo, hi);
+    if (c < C)
+        mid = dw_blocks(false, a, c, v_tail(C - c), lo, hi);
     if (lo > 0)
         dw_columns(a, 0, lo);
     if (mid < a->row.out_w)
