@@ -208,6 +208,34 @@ static void wino_output_scalar(size_t C, const float *m, size_t ms, const float 
     }
 }
 
+/* Output channels per packed panel of the portable planar conv. */
+#define PLANAR_PANEL_SCALAR 8
+
+static void planar_conv_scalar(const eml_f32_planar_conv_args *a)
+{
+    const size_t P = PLANAR_PANEL_SCALAR, KW = a->kernel_w;
+    const size_t panel_floats = P * (1 + a->rows * KW);
+    for (size_t ow = 0; ow < a->out_w; ow++) {
+        const int64_t start = (int64_t)(ow * a->stride_w) - a->pad_left;
+        for (size_t o = 0; o < a->out_channels; o++) {
+            const float *w = a->w + o / P * panel_floats + o % P;
+            float acc = w[0];
+            for (size_t r = 0; r < a->rows; r++) {
+                if (!a->x[r])
+                    continue;
+                for (size_t k = 0; k < KW; k++) {
+                    const int64_t iw = start + (int64_t)k;
+                    if (iw >= 0 && iw < (int64_t)a->in_w)
+                        acc += w[(1 + r * KW + k) * P] * a->x[r][iw];
+                }
+            }
+            acc = acc < a->min ? a->min : acc;
+            acc = acc > a->max ? a->max : acc;
+            a->y[ow * a->out_channels + o] = acc;
+        }
+    }
+}
+
 const eml_f32_nhwc_ops eml_f32_nhwc__scalar = {
     .isa_name = "scalar",
     .isa = EML_ISA_NONE,
@@ -219,4 +247,6 @@ const eml_f32_nhwc_ops eml_f32_nhwc__scalar = {
     .residual_clamp = residual_clamp_scalar,
     .wino_input = wino_input_scalar,
     .wino_output = wino_output_scalar,
+    .planar_panel = PLANAR_PANEL_SCALAR,
+    .planar_conv = planar_conv_scalar,
 };

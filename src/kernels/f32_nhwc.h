@@ -69,6 +69,28 @@ typedef void (*eml_f32_wino_output_fn)(size_t C, const float *m, size_t m_stride
                                        const float *bias, float *const y[16],
                                        const float *const z[16], float min, float max);
 
+/* A convolution that reads its input planar and writes channels-last: an RGB stem, whose three
+ * input channels would make a channels-last copy of the image cost about what the conv gains from
+ * it, and leave the GEMM a K of 27. One output row: for o < out_channels,
+ * y[ow * out_channels + o] = clamp(bias[o] + sum over r < rows, kw < kernel_w of
+ * x[r][ow * stride_w + kw - pad_left] * w[o][r][kw]), summed in that order (fused multiply-adds in
+ * the SIMD variants), where row r is input channel r / kernel_h under kernel row r % kernel_h
+ * (OIHW order). Taps left or right of the input row count as zeros; a NULL row (in the padding)
+ * adds nothing. rows * kernel_w is at most EML_PLANAR_MAX_TAPS. */
+#define EML_PLANAR_MAX_TAPS 1024
+typedef struct eml_f32_planar_conv_args {
+    size_t rows;           /* input channels * kernel rows */
+    const float *const *x; /* x[r]: in_w floats, or NULL */
+    size_t in_w, out_w, kernel_w, stride_w;
+    int64_t pad_left;
+    size_t out_channels;
+    const float *w; /* panels of the table's planar_panel channels, packed as eml__f32_gemm_pack
+                       packs [out_channels, rows * kernel_w] weights with their bias */
+    float *y;
+    float min, max;
+} eml_f32_planar_conv_args;
+typedef void (*eml_f32_planar_conv_fn)(const eml_f32_planar_conv_args *args);
+
 typedef struct eml_f32_nhwc_ops {
     const char *isa_name;
     uint32_t isa;            /* EML_ISA_* it needs */
@@ -80,6 +102,8 @@ typedef struct eml_f32_nhwc_ops {
     eml_f32_residual_clamp_fn residual_clamp;
     eml_f32_wino_input_fn wino_input;
     eml_f32_wino_output_fn wino_output;
+    uint32_t planar_panel; /* output channels per packed panel of planar_conv's weights */
+    eml_f32_planar_conv_fn planar_conv;
 } eml_f32_nhwc_ops;
 
 #define EML_NHWC_UKERNELS(isa, table) extern const eml_f32_nhwc_ops table;

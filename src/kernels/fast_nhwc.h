@@ -1,5 +1,5 @@
 /* Selectors of the fast channels-last kernels listed in src/kernels/lists/fast_ops.inc (NhwcConv,
- * NhwcMaxPool, NhwcAveragePool, NhwcGlobalAveragePool, the layout Transposes, Concat), and the
+ * NhwcConvFromNchw, NhwcMaxPool, NhwcAveragePool, NhwcGlobalAveragePool, the layout Transposes, Concat), and the
  * hooks that let tests run a given GEMM kernel or micro-kernel table instead of the best one for
  * this CPU. */
 #ifndef EML_KERNELS_FAST_NHWC_H
@@ -13,6 +13,10 @@
 /* Each fills *out or leaves out->run NULL (declines: the reference kernel runs). Returns EML_OK
  * or EML_ENOMEM (then nothing is kept). */
 eml_status eml__fast_nhwc_conv_select(const eml_fast_select_ctx *ctx, eml_fast_kernel *out);
+/* NhwcConvFromNchw: float32, one group, no dilation, at most EML_PLANAR_MAX_TAPS taps per output
+ * channel. */
+eml_status eml__fast_nhwc_conv_from_nchw_select(const eml_fast_select_ctx *ctx,
+                                                eml_fast_kernel *out);
 eml_status eml__fast_nhwc_pool_select(const eml_fast_select_ctx *ctx, eml_fast_kernel *out);
 eml_status eml__fast_nhwc_global_pool_select(const eml_fast_select_ctx *ctx,
                                              eml_fast_kernel *out);
@@ -33,6 +37,9 @@ eml_status eml__fast_nhwc_conv_select_with(const eml_fast_select_ctx *ctx,
                                            const eml_f32_igemm_kernel *ik,
                                            const eml_f32_nhwc_ops *ops, bool winograd,
                                            uint32_t slots, eml_fast_kernel *out);
+eml_status eml__fast_nhwc_conv_from_nchw_select_with(const eml_fast_select_ctx *ctx,
+                                                     const eml_f32_nhwc_ops *ops,
+                                                     eml_fast_kernel *out);
 eml_status eml__fast_nhwc_pool_select_with(const eml_fast_select_ctx *ctx,
                                            const eml_f32_nhwc_ops *ops, eml_fast_kernel *out);
 

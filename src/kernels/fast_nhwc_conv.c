@@ -19,7 +19,7 @@
 
 /* ---- plan time ---- */
 
-static void conv_destroy(eml_env *env, void *state)
+void eml__nhwc_conv_destroy(eml_env *env, void *state)
 {
     eml_nhwc_conv_state *s = state;
     if (!s)
@@ -215,10 +215,10 @@ eml_status eml__fast_nhwc_conv_select_with(const eml_fast_select_ctx *ctx,
                                  s->kind == NHWC_CONV_WINOGRAD
                              ? conv_scratch
                              : NULL;
-    out->destroy = conv_destroy;
+    out->destroy = eml__nhwc_conv_destroy;
     return EML_OK;
 fail:
-    conv_destroy(ctx->env, s);
+    eml__nhwc_conv_destroy(ctx->env, s);
     return st;
 }
 

@@ -1,7 +1,8 @@
 /* Internals of the fast NhwcConv kernel shared by its files: fast_nhwc_conv.c (selection and
  * weight packing at plan time, scratch sizing, the epilogue, depthwise convs and the dispatch),
  * fast_nhwc_conv_gemm.c (the GEMM paths: a 1x1 conv's direct GEMM, im2col rows, and the indirect
- * GEMM) and fast_nhwc_conv_winograd.c (3x3 stride-1 convs as Winograd F(4x4, 3x3)). */
+ * GEMM), fast_nhwc_conv_winograd.c (3x3 stride-1 convs as Winograd F(4x4, 3x3)) and
+ * fast_nhwc_conv_planar.c (NhwcConvFromNchw: a stem reading the planar input). */
 #ifndef EML_KERNELS_FAST_NHWC_CONV_H
 #define EML_KERNELS_FAST_NHWC_CONV_H
 
@@ -54,7 +55,8 @@ typedef enum eml_nhwc_conv_kind {
     NHWC_CONV_IM2COL = 1,    /* any other group conv: im2col rows, then the GEMM */
     NHWC_CONV_DEPTHWISE = 2, /* group = C = O */
     NHWC_CONV_IGEMM = 3,     /* any other group conv, its rows read through per-tap pointers */
-    NHWC_CONV_WINOGRAD = 4   /* 3x3 stride 1: Winograd F(4x4, 3x3), 36 GEMMs per block of tiles */
+    NHWC_CONV_WINOGRAD = 4,  /* 3x3 stride 1: Winograd F(4x4, 3x3), 36 GEMMs per block of tiles */
+    NHWC_CONV_PLANAR = 5     /* NhwcConvFromNchw: rows of the planar input (fast_nhwc_conv_planar.c) */
 } eml_nhwc_conv_kind;
 
 typedef struct eml_nhwc_conv_state {
@@ -86,6 +88,8 @@ typedef struct eml_nhwc_conv_state {
     char name[64];
 } eml_nhwc_conv_state;
 
+/* Frees a conv's state (the fast kernel's destroy). */
+void eml__nhwc_conv_destroy(eml_env *env, void *state);
 /* Whether a fused conv's inputs suit the fast float kernels: a float32 (or not yet typed) input,
  * constant float32 OIHW weights whose O divides into the groups, and a bias of O floats or none;
  * *bias is the bias tensor or NULL. */

@@ -1,7 +1,7 @@
-/* Tests of NhwcConv: the NHWC reference kernel against the NCHW one through transposes (exactly:
- * they sum in the same order), and every fast variant (each GEMM and indirect GEMM kernel, each
- * depthwise table this CPU runs) against the NHWC reference on random shapes, bit-identical for
- * 1, 2 and 3 threads. */
+/* Tests of NhwcConv and NhwcConvFromNchw: the NHWC reference kernel against the NCHW one through
+ * transposes (exactly: they sum in the same order), and every fast variant (each GEMM and indirect
+ * GEMM kernel, each micro-kernel table this CPU runs) against the reference on random shapes,
+ * bit-identical for 1, 2 and 3 threads. */
 #include "nhwc_util.h"
 
 #include "kernels/fast_nhwc_conv.h"
@@ -18,12 +18,15 @@ typedef struct conv_spec {
     int n_act_params;
 } conv_spec;
 
-/* SHAPE_DEEP: 16 to 40 input channels per group, which the indirect GEMM takes. */
+/* SHAPE_DEEP: 16 to 40 input channels per group, which the indirect GEMM takes. SHAPE_STEM: 1 to
+ * 4 input channels, one group, undilated (NhwcConvFromNchw), up to 7 x 7 and 70 output channels
+ * (AVX-512's panels of 32 and their tails), rows up to 60 pixels (its tiles of 8 and 16). */
 typedef enum conv_shape_kind {
     SHAPE_ANY,
     SHAPE_DEPTHWISE,
     SHAPE_POINTWISE,
-    SHAPE_DEEP
+    SHAPE_DEEP,
+    SHAPE_STEM
 } conv_shape_kind;
 
 static const char *const act_names[] = {NULL,        "Relu",    "Clip", "LeakyRelu", "HardSigmoid",
@@ -56,6 +59,17 @@ static conv_spec random_conv(conv_shape_kind kind)
     if (kind == SHAPE_DEPTHWISE) {
         /* up to 150 channels: the one-column step's 8 and 4 vectors of 16 and its tail */
         s.c = s.o = s.group = rnd(1, 150);
+    } else if (kind == SHAPE_STEM) {
+        s.kh = rnd(1, 7);
+        s.kw = rnd(1, 7);
+        s.dh = s.dw = 1;
+        s.h = rnd((int)s.kh, 12);
+        s.w = rnd((int)s.kw, 60);
+        for (int i = 0; i < 4 && !s.auto_pad; i++)
+            s.pads[i] = rnd(0, (int)(i % 2 ? s.kw : s.kh) - 1);
+        s.group = 1;
+        s.c = rnd(1, 4);
+        s.o = rnd(1, 70);
     } else {
         s.group = rnd(0, 3) == 0 ? rnd(2, 3) : 1;
         /* two channels per group at least: one would be a depthwise conv */
@@ -460,6 +474,88 @@ EML_TEST(fast_depthwise_every_table)
             continue;
         printf("%s\n", tables[i]->isa_name);
         fast_conv_cases(SHAPE_DEPTHWISE, eml__f32_gemm_select(), NULL, tables[i], "dwconv", 150);
+    }
+}
+
+/* ---- NhwcConvFromNchw ---- */
+
+/* Its reference equals NhwcConv's on the channels-last input exactly (the same sums in the same
+ * order), and each micro-kernel table's fast kernel is close to it, bit-identical on 1, 2 and 3
+ * threads. */
+EML_TEST(conv_from_nchw_every_table)
+{
+    size_t count;
+    const eml_f32_nhwc_ops *const *tables = eml__f32_nhwc_tables(&count);
+    pools3 pools;
+    pools_begin(&pools);
+    for (int iter = 0; iter < 150; iter++) {
+        const conv_spec s = random_conv(SHAPE_STEM);
+        conv_data d;
+        conv_data_init(&d, &s);
+        node_case nh;
+        float *want = nhwc_ref_conv(&nh, &s, &d);
+        node_case np;
+        node_begin(&np, "NhwcConvFromNchw", "ai.edgeml", 1, 4);
+        conv_attrs(&np, &s, true);
+        REQUIRE_OK(node_prepare(&np, eml__nhwc_conv_prepare), &np.diag);
+        eml_tensor in[4];
+        memcpy(in, d.in, sizeof(in));
+        float *xc = to_nchw(d.x, d.in[0].dims);
+        in[0] = t4(xc, s.n, s.c, s.h, s.w);
+        REQUIRE_OK(node_infer(&np, eml__nhwc_conv_from_nchw_infer, in, d.n_in), &np.diag);
+        REQUIRE(memcmp(np.out.dims, nh.out.dims, sizeof(nh.out.dims)) == 0);
+        float *ref = node_kernel(&np, eml__ref_nhwc_conv_from_nchw, np.params, in, d.n_in,
+                                 np.scratch_bytes, NULL);
+        bool ok = memcmp(ref, want, eml_tensor_bytes(&np.out)) == 0;
+        eml_tensor sel[4];
+        memcpy(sel, in, sizeof(sel));
+        sel[0].data = NULL;
+        sel[3].data = NULL;
+        eml_fast_select_ctx ctx = {np.node->op, np.params, 1, sel, d.n_in, 1, np.env};
+        for (size_t t = 0; t < count && ok; t++) {
+            if (!eml__cpu_has(tables[t]->isa))
+                continue;
+            eml_fast_kernel fk = {0};
+            REQUIRE(eml__fast_nhwc_conv_from_nchw_select_with(&ctx, tables[t], &fk) == EML_OK);
+            REQUIRE(fk.run && strstr(fk.name, "planar"));
+            ok = check_fast(&np, &fk, in, d.n_in, ref, pools.p);
+            fk.destroy(np.env, fk.state);
+        }
+        if (!ok)
+            print_spec(&s);
+        CHECK(ok);
+        free(want);
+        free(ref);
+        free(xc);
+        conv_data_free(&d);
+        node_end(&nh);
+        node_end(&np);
+        if (!ok)
+            break;
+    }
+    pools_end(&pools);
+}
+
+/* What the planar kernel leaves to the reference: groups, dilation, too many taps. */
+EML_TEST(conv_from_nchw_declines_what_it_does_not_handle)
+{
+    float w[2 * 3 * 3 * 3] = {0}, big[1 * 4 * 17 * 16] = {0};
+    for (int variant = 0; variant < 3; variant++) {
+        node_case nc;
+        node_begin(&nc, "NhwcConvFromNchw", "ai.edgeml", 1, 2);
+        if (variant == 0)
+            attr_i(&nc, "group", 3);
+        if (variant == 1)
+            attr_ints(&nc, "dilations", (const int64_t[]){1, 2}, 2);
+        REQUIRE_OK(node_prepare(&nc, eml__nhwc_conv_prepare), &nc.diag);
+        eml_tensor sel[2] = {{EML_DTYPE_F32, 4, {1, 3, 20, 20}, NULL},
+                             variant == 0 ? t4(w, 3, 1, 3, 3)
+                             : variant == 1 ? t4(w, 2, 3, 3, 3)
+                                            : t4(big, 1, 4, 17, 16)}; /* 1088 taps */
+        eml_fast_select_ctx ctx = {nc.node->op, nc.params, 1, sel, 2, 1, nc.env};
+        eml_fast_kernel fk = {0};
+        CHECK(eml__fast_nhwc_conv_from_nchw_select(&ctx, &fk) == EML_OK && !fk.run);
+        node_end(&nc);
     }
 }
 

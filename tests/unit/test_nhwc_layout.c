@@ -8,9 +8,11 @@
 
 /* ---- small graphs ---- */
 
-static const int64_t x_dims[4] = {2, 3, 9, 7};
+/* 6 channels: more than an RGB stem's, which reads the NCHW input as it is (see
+ * layout_rgb_stem_reads_the_input_as_it_is) */
+static const int64_t x_dims[4] = {2, 6, 9, 7};
 
-/* x [2, 3, 9, 7] as the graph input "x". */
+/* x [2, 6, 9, 7] as the graph input "x". */
 static eml_graph *graph_with_input(eml_env *env)
 {
     eml_graph *g = pt_graph(env, 13);
@@ -63,7 +65,7 @@ EML_TEST(layout_conv_chain_crosses_once)
 {
     eml_env *env = pt_env();
     eml_graph *g = graph_with_input(env);
-    conv(g, "c1", "x", "c1_out", 3, 4, 3);
+    conv(g, "c1", "x", "c1_out", 6, 4, 3);
     pt_node(g, "Relu", NULL, "r1", (const char *[]){"c1_out"}, 1, (const char *[]){"r1_out"}, 1);
     conv(g, "c2", "r1_out", "y", 4, 5, 1);
     pt_output(g, "y");
@@ -80,7 +82,7 @@ EML_TEST(layout_global_pool_then_flatten_needs_no_transpose)
 {
     eml_env *env = pt_env();
     eml_graph *g = graph_with_input(env);
-    conv(g, "c1", "x", "c1_out", 3, 6, 3);
+    conv(g, "c1", "x", "c1_out", 6, 6, 3);
     pt_node(g, "GlobalAveragePool", NULL, "gap", (const char *[]){"c1_out"}, 1,
             (const char *[]){"pooled"}, 1);
     pt_node(g, "Flatten", NULL, "flat", (const char *[]){"pooled"}, 1, (const char *[]){"y"}, 1);
@@ -97,8 +99,8 @@ EML_TEST(layout_dynamic_batch)
 {
     eml_env *env = pt_env();
     eml_graph *g = pt_graph(env, 13);
-    pt_input(g, "x", EML_DTYPE_F32, 4, (const int64_t[]){-1, 3, 9, 7}, "batch");
-    conv(g, "c1", "x", "c1_out", 3, 6, 3);
+    pt_input(g, "x", EML_DTYPE_F32, 4, (const int64_t[]){-1, 6, 9, 7}, "batch");
+    conv(g, "c1", "x", "c1_out", 6, 6, 3);
     pt_node(g, "MaxPool", NULL, "mp", (const char *[]){"c1_out"}, 1, (const char *[]){"p"}, 1);
     pt_attr_ints(g, &g->nodes[g->n_nodes - 1], "kernel_shape", (const int64_t[]){2, 2}, 2);
     pt_node(g, "GlobalAveragePool", NULL, "gap", (const char *[]){"p"}, 1,
@@ -116,8 +118,8 @@ EML_TEST(layout_concat_moves_its_axis)
 {
     eml_env *env = pt_env();
     eml_graph *g = graph_with_input(env);
-    conv(g, "a", "x", "a_out", 3, 4, 1);
-    conv(g, "b", "x", "b_out", 3, 5, 3);
+    conv(g, "a", "x", "a_out", 6, 4, 1);
+    conv(g, "b", "x", "b_out", 6, 5, 3);
     eml_node *cat = pt_node(g, "Concat", NULL, "cat", (const char *[]){"a_out", "b_out"}, 2,
                             (const char *[]){"cat_out"}, 1);
     pt_attr_int(g, cat, "axis", 1);
@@ -137,8 +139,8 @@ EML_TEST(layout_agnostic_ops_stay_channels_last)
 {
     eml_env *env = pt_env();
     eml_graph *g = graph_with_input(env);
-    conv(g, "a", "x", "a_out", 3, 4, 3);
-    conv(g, "b", "x", "b_out", 3, 4, 3);
+    conv(g, "a", "x", "a_out", 6, 4, 3);
+    conv(g, "b", "x", "b_out", 6, 4, 3);
     pt_node(g, "Tanh", NULL, "t", (const char *[]){"a_out"}, 1, (const char *[]){"t_out"}, 1);
     pt_node(g, "Mul", NULL, "m", (const char *[]){"t_out", "b_out"}, 2, (const char *[]){"m_out"},
             1);
@@ -195,7 +197,7 @@ EML_TEST(layout_transposes_back_once_for_nchw_readers)
 {
     eml_env *env = pt_env();
     eml_graph *g = graph_with_input(env);
-    conv(g, "a", "x", "a_out", 3, 4, 3);
+    conv(g, "a", "x", "a_out", 6, 4, 3);
     conv(g, "b", "a_out", "y1", 4, 2, 3);
     eml_node *sm =
         pt_node(g, "Softmax", NULL, "sm", (const char *[]){"a_out"}, 1, (const char *[]){"y2"}, 1);
@@ -217,7 +219,7 @@ EML_TEST(layout_leaves_what_it_cannot_move)
     eml_env *env = pt_env();
     eml_graph *g = graph_with_input(env);
     /* weights computed at run time */
-    pt_input(g, "w", EML_DTYPE_F32, 4, (const int64_t[]){4, 3, 3, 3}, NULL);
+    pt_input(g, "w", EML_DTYPE_F32, 4, (const int64_t[]){4, 6, 3, 3}, NULL);
     eml_node *n =
         pt_node(g, "Conv", NULL, "c", (const char *[]){"x", "w"}, 2, (const char *[]){"y"}, 1);
     pt_attr_ints(g, n, "kernel_shape", (const int64_t[]){3, 3}, 2);
@@ -235,7 +237,7 @@ EML_TEST(layout_disabled_by_name_and_idempotent)
 {
     eml_env *env = pt_env();
     eml_graph *g = graph_with_input(env);
-    conv(g, "c1", "x", "c1_out", 3, 4, 3);
+    conv(g, "c1", "x", "c1_out", 6, 4, 3);
     conv(g, "c2", "c1_out", "y", 4, 5, 3);
     pt_output(g, "y");
     eml_optimize_options o;
@@ -256,6 +258,51 @@ EML_TEST(layout_disabled_by_name_and_idempotent)
         if (strcmp(r.passes[i].name, "nhwc-layout") == 0)
             CHECK(r.passes[i].rewrites == 0);
     eml_graph_destroy(g);
+    eml_env_destroy(env);
+}
+
+/* A conv of few input channels reading the graph's NCHW input (an RGB stem) reads it as it is:
+ * NhwcConvFromNchw, no Transpose in; a dilated one, or one of more channels, takes the transpose.
+ * A second reader of the input that needs it channels-last gets the one Transpose. */
+EML_TEST(layout_rgb_stem_reads_the_input_as_it_is)
+{
+    eml_env *env = pt_env();
+    for (int variant = 0; variant < 4; variant++) {
+        eml_graph *g = pt_graph(env, 13);
+        const int64_t c = variant == 1 ? 5 : 3;
+        const int64_t dims[4] = {2, c, 11, 10};
+        pt_input(g, "x", EML_DTYPE_F32, 4, dims, NULL);
+        eml_node *n = conv(g, "stem", "x", "s_out", c, 6, 3);
+        pt_attr_ints(g, n, "strides", (const int64_t[]){2, 2}, 2);
+        if (variant == 2)
+            pt_attr_ints(g, n, "dilations", (const int64_t[]){2, 2}, 2);
+        pt_node(g, "Relu", NULL, "r", (const char *[]){"s_out"}, 1, (const char *[]){"r_out"}, 1);
+        conv(g, "c2", "r_out", "y", 6, 4, 1);
+        pt_output(g, "y");
+        if (variant == 3) { /* a second, dilated conv of the image: it reads the transpose */
+            eml_node *d = conv(g, "dilated", "x", "y2", c, 2, 3);
+            pt_attr_ints(g, d, "dilations", (const int64_t[]){2, 2}, 2);
+            pt_output(g, "y2");
+        }
+        eml_tensor x = pt_random(4, dims);
+        pt_outputs before, after;
+        pt_run(g, &x, &before);
+        eml_diag diag;
+        eml_diag_init(&diag);
+        REQUIRE_OK(eml_graph_optimize(g, NULL, NULL, &diag), &diag);
+        pt_run(g, &x, &after);
+        CHECK(pt_rel_diff(&after, &before) <= 1e-5);
+        const bool planar = variant == 0 || variant == 3;
+        CHECK(pt_count_op(g, "NhwcConvFromNchw") == (planar ? 1u : 0u));
+        CHECK(pt_count_op(g, "NhwcConv") == (variant == 0 ? 1u : 2u));
+        /* out (y), in unless the stem reads x as it is, and y2 out */
+        const size_t transposes = variant == 0 ? 1 : variant == 3 ? 3 : 2;
+        CHECK(pt_count_op(g, "Transpose") == transposes);
+        pt_outputs_free(&before);
+        pt_outputs_free(&after);
+        free(x.data);
+        eml_graph_destroy(g);
+    }
     eml_env_destroy(env);
 }
 
@@ -370,9 +417,11 @@ static void check_model(const char *name, size_t max_transposes)
     eml_optimize_options_init(&o);
     o.level = 2;
     REQUIRE_OK(eml_graph_optimize(g, &o, NULL, &diag), &diag);
-    printf("%s: %zu NhwcConv of %zu Conv, %zu Transpose\n", name, pt_count_op(g, "NhwcConv"), convs,
-           pt_count_op(g, "Transpose"));
-    CHECK(pt_count_op(g, "NhwcConv") == convs);
+    const size_t nhwc = pt_count_op(g, "NhwcConv"), stems = pt_count_op(g, "NhwcConvFromNchw");
+    printf("%s: %zu NhwcConv and %zu NhwcConvFromNchw of %zu Conv, %zu Transpose\n", name, nhwc,
+           stems, convs, pt_count_op(g, "Transpose"));
+    CHECK(nhwc + stems == convs);
+    CHECK(stems == 1); /* each reads an RGB or grey image */
     CHECK(pt_count_op(g, "Transpose") <= max_transposes);
     pt_outputs one, two, ref = {1, {want}};
     run_model(env, g, &in, 1, &one);

@@ -8,7 +8,8 @@
 #include "kernels/ref/reduce.h"
 #include "passes_util.h"
 
-static const int64_t x_dims[4] = {2, 3, 9, 7};
+/* 6 channels: an RGB stem would read the NCHW input as it is, without the Transpose counted */
+static const int64_t x_dims[4] = {2, 6, 9, 7};
 
 static eml_graph *graph_with_input(eml_env *env)
 {
@@ -56,7 +57,7 @@ EML_TEST(layout_slice_chunk_runs_channels_last)
 {
     eml_env *env = pt_env();
     eml_graph *g = graph_with_input(env);
-    conv(g, "a", "x", "a_out", 3, 6, 3);
+    conv(g, "a", "x", "a_out", 6, 6, 3);
     pt_const_i64(g, "axes", 1, (const int64_t[]){1});
     pt_const_i64(g, "s0", 1, (const int64_t[]){0});
     pt_const_i64(g, "e0", 1, (const int64_t[]){3});
@@ -87,7 +88,7 @@ EML_TEST(layout_reduce_mean_reads_channels_last)
 {
     eml_env *env = pt_env();
     eml_graph *g = graph_with_input(env);
-    conv(g, "a", "x", "a_out", 3, 6, 3);
+    conv(g, "a", "x", "a_out", 6, 6, 3);
     eml_node *r = pt_node(g, "ReduceMean", NULL, "mean", (const char *[]){"a_out"}, 1,
                           (const char *[]){"y"}, 1);
     pt_attr_ints(g, r, "axes", (const int64_t[]){2, -1}, 2);
@@ -107,7 +108,7 @@ EML_TEST(layout_reduce_keeps_nchw_when_order_changes)
 {
     eml_env *env = pt_env();
     eml_graph *g = graph_with_input(env);
-    conv(g, "a", "x", "a_out", 3, 6, 3);
+    conv(g, "a", "x", "a_out", 6, 6, 3);
     eml_node *r = pt_node(g, "ReduceMean", NULL, "mean", (const char *[]){"a_out"}, 1,
                           (const char *[]){"y"}, 1);
     pt_attr_ints(g, r, "axes", (const int64_t[]){2}, 1);
@@ -126,7 +127,7 @@ EML_TEST(fusion_hardswish_from_hardsigmoid_mul)
 {
     eml_env *env = pt_env();
     eml_graph *g = graph_with_input(env);
-    conv(g, "a", "x", "a_out", 3, 5, 3);
+    conv(g, "a", "x", "a_out", 6, 5, 3);
     eml_node *hs = pt_node(g, "HardSigmoid", NULL, "hs", (const char *[]){"a_out"}, 1,
                            (const char *[]){"hs_out"}, 1);
     pt_attr_float(g, hs, "alpha", 1.0f / 6.0f);

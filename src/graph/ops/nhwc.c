@@ -25,12 +25,18 @@ static void nchw_to_nhwc_dims(eml_tensor *t)
     t->dims[3] = c;
 }
 
-static eml_status rank4(char *why, size_t why_cap, const char *name, const eml_tensor *t)
+static eml_status rank4_as(char *why, size_t why_cap, const char *name, const eml_tensor *t,
+                          const char *layout)
 {
     if (t->rank == 4)
         return EML_OK;
-    snprintf(why, why_cap, "%s has rank %d, expected 4 ([N, H, W, C])", name, (int)t->rank);
+    snprintf(why, why_cap, "%s has rank %d, expected 4 (%s)", name, (int)t->rank, layout);
     return EML_ESHAPE;
+}
+
+static eml_status rank4(char *why, size_t why_cap, const char *name, const eml_tensor *t)
+{
+    return rank4_as(why, why_cap, name, t, "[N, H, W, C]");
 }
 
 eml_status eml__nhwc_conv_geom(const eml_conv_params *p, const eml_tensor *x, const eml_tensor *w,
@@ -64,27 +70,34 @@ eml_status eml__nhwc_conv_prepare(eml_prepare_ctx *ctx)
 
 /* Checks what the NCHW infer cannot see: rank 4 and float32 (the only type the layout pass
  * moves to channels-last, and the only one the kernels take). */
-static eml_status check_nhwc_input(eml_infer_ctx *ctx, const eml_tensor *x)
+static eml_status check_input(eml_infer_ctx *ctx, const eml_tensor *x, const char *layout)
 {
     char why[160];
     if (x->dtype != EML_DTYPE_F32)
         return eml__infer_unsupported(ctx, "input X of type %s (channels-last ops take float32)",
                                       eml_dtype_name(x->dtype));
-    if (rank4(why, sizeof(why), "input X", x) != EML_OK)
+    if (rank4_as(why, sizeof(why), "input X", x, layout) != EML_OK)
         return eml__infer_error(ctx, EML_ESHAPE, "%s", why);
     return EML_OK;
 }
 
-eml_status eml__nhwc_conv_infer(eml_infer_ctx *ctx)
+static eml_status check_nhwc_input(eml_infer_ctx *ctx, const eml_tensor *x)
 {
-    eml_status st = check_nhwc_input(ctx, &ctx->inputs[0]);
+    return check_input(ctx, x, "[N, H, W, C]");
+}
+
+/* NhwcConv, or NhwcConvFromNchw when x_nchw (X as it is, not a view). */
+static eml_status conv_infer(eml_infer_ctx *ctx, bool x_nchw)
+{
+    eml_status st = check_input(ctx, &ctx->inputs[0], x_nchw ? "[N, C, H, W]" : "[N, H, W, C]");
     if (st != EML_OK)
         return st;
     eml_tensor in[4];
     const int32_t n_in = EML_MIN(ctx->n_inputs, 4);
     for (int32_t i = 0; i < n_in; i++)
         in[i] = ctx->inputs[i];
-    eml__nhwc_as_nchw(&ctx->inputs[0], &in[0]);
+    if (!x_nchw)
+        eml__nhwc_as_nchw(&ctx->inputs[0], &in[0]);
     /* Z is compared with the NCHW output: show it in that layout too */
     if (n_in > 3 && in[3].dtype != EML_DTYPE_UNDEFINED && in[3].rank == 4)
         eml__nhwc_as_nchw(&ctx->inputs[3], &in[3]);
@@ -99,6 +112,16 @@ eml_status eml__nhwc_conv_infer(eml_infer_ctx *ctx)
     ctx->scratch_bytes = 0;
     nchw_to_nhwc_dims(&ctx->outputs[0]);
     return EML_OK;
+}
+
+eml_status eml__nhwc_conv_infer(eml_infer_ctx *ctx)
+{
+    return conv_infer(ctx, false);
+}
+
+eml_status eml__nhwc_conv_from_nchw_infer(eml_infer_ctx *ctx)
+{
+    return conv_infer(ctx, true);
 }
 
 /* ---- NhwcMaxPool / NhwcAveragePool ---- */

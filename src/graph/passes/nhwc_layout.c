@@ -1,5 +1,5 @@
 /* nhwc-layout: runs convolutions channels-last. Conv and FusedConv (float32, 4-D, constant weights)
- * become NhwcConv, and MaxPool, AveragePool and GlobalAveragePool whose input is already
+ * become NhwcConv (NhwcConvFromNchw for an RGB stem reading an NCHW value: see reads_planar), and MaxPool, AveragePool and GlobalAveragePool whose input is already
  * channels-last become their Nhwc ops; layout-agnostic ops between them (elementwise unary ops and
  * activations, Clip, Identity, Add/Sub/Mul/Div/Max/Min of 4-D or scalar operands, Concat and Split
  * on the channel axis, Slice with constant axes, and ShuffleNet's channel shuffle: Reshape to
@@ -449,6 +449,34 @@ static const char *nhwc_op(eml_op_id op)
     }
 }
 
+/* An RGB stem: a conv of one group, undilated, of at most PLANAR_MAX_CHANNELS input channels and
+ * PLANAR_MAX_KERNEL taps a side, reading a value that stays NCHW (a graph input) becomes
+ * NhwcConvFromNchw and reads it as it is: a channels-last copy of three channels would cost about
+ * what its conv gains from it (mobilenet_v2's 224 x 224 image: a 28 us transpose). The fast
+ * kernel takes every such conv (C * kh * kw <= EML_PLANAR_MAX_TAPS). */
+#define PLANAR_MAX_CHANNELS 4
+#define PLANAR_MAX_KERNEL 16
+static bool reads_planar(const layout *l, const eml_node *n)
+{
+    if (n->op != EML_OP_Conv && n->op != EML_OP_FusedConv)
+        return false;
+    const int32_t x = n->inputs[0];
+    if (x < 0 || l->twin[x] != TWIN_NONE)
+        return false;
+    const eml_attr *group = eml__node_attr(n, "group");
+    const eml_attr *dil = eml__node_attr(n, "dilations");
+    if (group && (group->type != EML_ATTR_INT || group->i != 1))
+        return false;
+    for (size_t k = 0; dil && k < dil->count; k++)
+        if (dil->type != EML_ATTR_INTS || dil->ints[k] != 1)
+            return false;
+    eml_tensor w;
+    if (!eml__value_const(l->g, n->inputs[1], &w)) /* conv_convertible checked it is */
+        return false;
+    return w.dims[1] <= PLANAR_MAX_CHANNELS && w.dims[2] <= PLANAR_MAX_KERNEL &&
+           w.dims[3] <= PLANAR_MAX_KERNEL;
+}
+
 /* A Transpose to NHWC of a value that has a twin already becomes an Identity of the twin. */
 static eml_status to_identity(layout *l, size_t i)
 {
@@ -526,7 +554,8 @@ static eml_status rewrite_node(layout *l, size_t i)
         l->rewrites++;
         return EML_OK;
     }
-    for (int32_t k = 0; k < g->nodes[i].n_inputs; k++) {
+    const bool planar = l->mode[i] == MODE_NHWC_OP && reads_planar(l, &g->nodes[i]);
+    for (int32_t k = planar ? 1 : 0; k < g->nodes[i].n_inputs; k++) {
         if (!is_data_input(l, &g->nodes[i], k))
             continue;
         int32_t t;
@@ -554,7 +583,9 @@ static eml_status rewrite_node(layout *l, size_t i)
     if (l->mode[i] == MODE_NHWC_OP) {
         st = eml__graph_import_edgeml(g);
         if (st == EML_OK)
-            st = eml__node_set_op(g, &g->nodes[i], nhwc_op(g->nodes[i].op), EML_EDGEML_DOMAIN);
+            st = eml__node_set_op(g, &g->nodes[i],
+                                  planar ? "NhwcConvFromNchw" : nhwc_op(g->nodes[i].op),
+                                  EML_EDGEML_DOMAIN);
         if (st != EML_OK)
             return st;
     } else if (n->op == EML_OP_Concat || n->op == EML_OP_Split) {

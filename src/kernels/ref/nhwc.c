@@ -15,6 +15,7 @@ typedef struct conv_job {
     const eml_conv_geom *g;
     const float *x, *w, *b;
     float *y;
+    int64_t xs_n, xs_h, xs_w, xs_c; /* X's strides: channels-last, or planar (NhwcConvFromNchw) */
 } conv_job;
 
 /* One output row (n, oh): every column and output channel. */
@@ -27,7 +28,7 @@ static void conv_row(void *ctx, size_t row)
     const int64_t KH = g->kernel[0], KW = g->kernel[1];
     const int64_t Cg = C / g->group, Og = O / g->group;
     const int64_t n = (int64_t)row / OH, oh = (int64_t)row % OH;
-    const float *x = j->x + n * H * W * C;
+    const float *x = j->x + n * j->xs_n;
     float *y = j->y + ((size_t)row * (size_t)OW) * (size_t)O;
     for (int64_t ow = 0; ow < OW; ow++) {
         for (int64_t o = 0; o < O; o++) {
@@ -44,7 +45,8 @@ static void conv_row(void *ctx, size_t row)
                             ow * g->stride[1] - g->pad_begin[1] + kw * g->dilation[1];
                         if (iw < 0 || iw >= W)
                             continue;
-                        acc += w[(ci * KH + kh) * KW + kw] * x[(ih * W + iw) * C + c0 + ci];
+                        acc += w[(ci * KH + kh) * KW + kw] *
+                               x[ih * j->xs_h + iw * j->xs_w + (c0 + ci) * j->xs_c];
                     }
                 }
             }
@@ -53,18 +55,29 @@ static void conv_row(void *ctx, size_t row)
     }
 }
 
-eml_status eml__ref_nhwc_conv(const eml_kernel_ctx *ctx)
+/* NhwcConv, or NhwcConvFromNchw when x_nchw. */
+static eml_status ref_conv(const eml_kernel_ctx *ctx, bool x_nchw)
 {
     const eml_fused_conv_params *p = ctx->params;
     const eml_tensor *x = &ctx->inputs[0], *w = &ctx->inputs[1];
     eml_tensor *y = &ctx->outputs[0];
     eml_conv_geom g;
     char why[160];
-    eml_status st = eml__nhwc_conv_geom(&p->conv, x, w, &g, why, sizeof(why));
+    eml_status st = x_nchw ? eml__conv_geom(&p->conv, x, w, false, &g, why, sizeof(why))
+                           : eml__nhwc_conv_geom(&p->conv, x, w, &g, why, sizeof(why));
     if (st != EML_OK)
-        return eml__diag(ctx->diag, st, "NhwcConv: %s", why);
-    conv_job j = {&g, x->data, w->data, eml__kin_present(ctx, 2) ? ctx->inputs[2].data : NULL,
-                  y->data};
+        return eml__diag(ctx->diag, st, "%s: %s", x_nchw ? "NhwcConvFromNchw" : "NhwcConv",
+                         why);
+    const int64_t H = g.in[0], W = g.in[1], C = g.in_channels;
+    conv_job j = {&g,
+                  x->data,
+                  w->data,
+                  eml__kin_present(ctx, 2) ? ctx->inputs[2].data : NULL,
+                  y->data,
+                  H * W * C,
+                  x_nchw ? W : W * C,
+                  x_nchw ? 1 : C,
+                  x_nchw ? H * W : 1};
     const int64_t rows = g.batch * g.out[0];
     const double work = (double)eml_tensor_count(y) * (double)(g.in_channels / g.group) *
                         (double)g.kernel_size;
@@ -74,6 +87,16 @@ eml_status eml__ref_nhwc_conv(const eml_kernel_ctx *ctx)
         eml__activation_add(EML_DTYPE_F32, y->data, ctx->inputs[3].data, n, ctx->pool);
     eml__activation_apply(&p->act, EML_DTYPE_F32, y->data, n, ctx->pool);
     return EML_OK;
+}
+
+eml_status eml__ref_nhwc_conv(const eml_kernel_ctx *ctx)
+{
+    return ref_conv(ctx, false);
+}
+
+eml_status eml__ref_nhwc_conv_from_nchw(const eml_kernel_ctx *ctx)
+{
+    return ref_conv(ctx, true);
 }
 
 /* ---- NhwcMaxPool / NhwcAveragePool ---- */

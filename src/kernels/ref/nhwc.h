@@ -9,6 +9,9 @@
 /* NhwcConv(X, W, B?, Z?) -> Y computes FusedConv's Y = act(Conv(X, W, B) + Z) with X, Z and Y
  * channels-last; it takes FusedConv's attributes and params (eml_fused_conv_params). */
 
+/* NhwcConvFromNchw(X, W, B?, Z?) -> Y is NhwcConv with X [N, C, H, W] (a graph input read by an
+ * RGB stem, which the layout pass spares a transpose); Z and Y stay channels-last. */
+
 /* The NCHW view of an NHWC shape of rank 4 (data kept): what Conv's and the pools' shape logic
  * take. */
 void eml__nhwc_as_nchw(const eml_tensor *nhwc, eml_tensor *nchw);
@@ -24,12 +27,14 @@ eml_status eml__nhwc_pool_geom(const eml_pool_params *p, const eml_tensor *x, em
 /* ---- op entry points (named in ops.def) ---- */
 eml_status eml__nhwc_conv_prepare(eml_prepare_ctx *ctx);
 eml_status eml__nhwc_conv_infer(eml_infer_ctx *ctx);
+eml_status eml__nhwc_conv_from_nchw_infer(eml_infer_ctx *ctx);
 eml_status eml__nhwc_pool_prepare(eml_prepare_ctx *ctx);
 eml_status eml__nhwc_pool_infer(eml_infer_ctx *ctx);
 eml_status eml__nhwc_global_pool_prepare(eml_prepare_ctx *ctx);
 eml_status eml__nhwc_global_pool_infer(eml_infer_ctx *ctx);
 
 eml_status eml__ref_nhwc_conv(const eml_kernel_ctx *ctx);
+eml_status eml__ref_nhwc_conv_from_nchw(const eml_kernel_ctx *ctx);
 eml_status eml__ref_nhwc_pool(const eml_kernel_ctx *ctx);
 eml_status eml__ref_nhwc_global_pool(const eml_kernel_ctx *ctx);
 

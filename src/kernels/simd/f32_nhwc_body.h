@@ -440,6 +440,8 @@ static void wino_output(size_t C, const float *mm, size_t ms, const float *bias,
     }
 }
 
+#include "kernels/simd/f32_planar_conv_body.h"
+
 const eml_f32_nhwc_ops EML_SIMD_FN(eml_f32_nhwc) = {
     .isa_name = EML_SIMD_ISA_NAME,
     .isa = EML_SIMD_ISA,
@@ -451,6 +453,8 @@ const eml_f32_nhwc_ops EML_SIMD_FN(eml_f32_nhwc) = {
     .residual_clamp = residual_clamp,
     .wino_input = wino_input,
     .wino_output = wino_output,
+    .planar_panel = PLANAR_PANEL,
+    .planar_conv = planar_conv,
 };
 
 #endif
