@@ -42,6 +42,7 @@ struct eml__mqtt {
     pthread_cond_t wake;      /* workers: a job or stopping; heartbeat: a (re)connect */
     pthread_cond_t published; /* the offline status left */
     int connected, stopping, status_due;
+    int started; /* eml__mqtt_start has returned m to the agent: its status may name the broker */
     int refused;           /* the broker said no in its CONNACK: libmosquitto gives up, we retry */
     int acked[ACKED_RING]; /* the last message ids the broker took (QoS 1) */
     unsigned n_acked;
@@ -442,6 +443,9 @@ static void *heartbeat_main(void *arg)
     clock_gettime(CLOCK_REALTIME, &next);
     int retry_s = 1;
     pthread_mutex_lock(&m->lock);
+    /* the first status must carry "broker", which the agent adds from its pointer to m */
+    while (!m->started && !m->stopping)
+        pthread_cond_wait(&m->wake, &m->lock);
     while (!m->stopping) {
         if (!m->loop_started) {
             pthread_mutex_unlock(&m->lock);
@@ -607,8 +611,13 @@ eml_status eml__mqtt_start(eml_agent *a, eml__mqtt **out, eml_diag *diag)
         goto fail;
     }
     m->has_heartbeat = 1;
-    /* The heartbeat thread connects: a broker that is down at boot is no error. */
+    /* The heartbeat thread connects (a broker that is down at boot is no error), once the agent
+     * holds m: a status published before would lack the broker's state (a flaky test saw it). */
     *out = m;
+    pthread_mutex_lock(&m->lock);
+    m->started = 1;
+    pthread_cond_broadcast(&m->wake);
+    pthread_mutex_unlock(&m->lock);
     return EML_OK;
 fail:
     eml__mqtt_stop(m);
