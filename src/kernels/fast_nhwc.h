@@ -1,7 +1,7 @@
 /* Selectors of the fast channels-last kernels listed in src/kernels/lists/fast_ops.inc (NhwcConv,
- * NhwcConvFromNchw, NhwcMaxPool, NhwcAveragePool, NhwcGlobalAveragePool, the layout Transposes, Concat), and the
- * hooks that let tests run a given GEMM kernel or micro-kernel table instead of the best one for
- * this CPU. */
+ * NhwcConvFromNchw, NhwcMaxPool, NhwcAveragePool, NhwcGlobalAveragePool, the layout Transposes,
+ * Concat), and the hooks that let tests run a given GEMM kernel or micro-kernel table instead of
+ * the best one for this CPU. */
 #ifndef EML_KERNELS_FAST_NHWC_H
 #define EML_KERNELS_FAST_NHWC_H
 
