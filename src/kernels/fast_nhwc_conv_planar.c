@@ -49,8 +49,8 @@ static void planar_rows(void *ctx, size_t begin, size_t end, uint32_t thread)
                     ih >= 0 && ih < H ? j->x + ((n * C + c) * H + ih) * W : NULL;
             }
         /* The image comes from memory, or L3, at each run; the tiles read their rows in short
-         * pieces the hardware prefetcher does not follow: fetch the next row's new input lines
-         * while this one computes. */
+         * pieces the hardware prefetcher does not follow: fetch the next output row's input
+         * rows while this one computes (the rows it shares with this one are in cache). */
         const int64_t next = oh + 1 < OH ? (oh + 1) * g->stride[0] - g->pad_begin[0] : H;
         for (int64_t c = 0; c < C; c++)
             for (int64_t ih = EML_MAX(next, 0); ih < EML_MIN(next + KH, H); ih++) {
