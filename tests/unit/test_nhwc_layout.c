@@ -262,12 +262,13 @@ EML_TEST(layout_disabled_by_name_and_idempotent)
 }
 
 /* A conv of few input channels reading the graph's NCHW input (an RGB stem) reads it as it is:
- * NhwcConvFromNchw, no Transpose in; a dilated one, or one of more channels, takes the transpose.
- * A second reader of the input that needs it channels-last gets the one Transpose. */
+ * NhwcConvFromNchw, no Transpose in; a dilated one, one of more channels, or one with float16
+ * weights (variant 4) takes the transpose. A second reader of the input that needs it
+ * channels-last gets the one Transpose. */
 EML_TEST(layout_rgb_stem_reads_the_input_as_it_is)
 {
     eml_env *env = pt_env();
-    for (int variant = 0; variant < 4; variant++) {
+    for (int variant = 0; variant < 5; variant++) {
         eml_graph *g = pt_graph(env, 13);
         const int64_t c = variant == 1 ? 5 : 3;
         const int64_t dims[4] = {2, c, 11, 10};
@@ -276,6 +277,8 @@ EML_TEST(layout_rgb_stem_reads_the_input_as_it_is)
         pt_attr_ints(g, n, "strides", (const int64_t[]){2, 2}, 2);
         if (variant == 2)
             pt_attr_ints(g, n, "dilations", (const int64_t[]){2, 2}, 2);
+        if (variant == 4) /* as constant folding marks a Cast of float16 weights */
+            g->values[eml__graph_find(g, "stem_w")].flags |= EML_VALUE_FROM_F16;
         pt_node(g, "Relu", NULL, "r", (const char *[]){"s_out"}, 1, (const char *[]){"r_out"}, 1);
         conv(g, "c2", "r_out", "y", 6, 4, 1);
         pt_output(g, "y");

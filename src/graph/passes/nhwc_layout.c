@@ -454,7 +454,8 @@ static const char *nhwc_op(eml_op_id op)
  * PLANAR_MAX_KERNEL taps a side, reading a value that stays NCHW (a graph input) becomes
  * NhwcConvFromNchw and reads it as it is: a channels-last copy of three channels would cost about
  * what its conv gains from it (mobilenet_v2's 224 x 224 image: a 28 us transpose). The fast
- * kernel takes every such conv (C * kh * kw <= EML_PLANAR_MAX_TAPS). */
+ * kernel takes every such conv (C * kh * kw <= EML_PLANAR_MAX_TAPS). A float16 model's stem
+ * stays an NhwcConv: that op's float16 kernels take it where the CPU computes in float16. */
 #define PLANAR_MAX_CHANNELS 4
 #define PLANAR_MAX_KERNEL 16
 static bool reads_planar(const layout *l, const eml_node *n)
@@ -472,7 +473,8 @@ static bool reads_planar(const layout *l, const eml_node *n)
         if (dil->type != EML_ATTR_INTS || dil->ints[k] != 1)
             return false;
     eml_tensor w;
-    if (!eml__value_const(l->g, n->inputs[1], &w)) /* conv_convertible checked it is */
+    if (!eml__value_const(l->g, n->inputs[1], &w) || /* conv_convertible checked it is */
+        (l->g->values[n->inputs[1]].flags & EML_VALUE_FROM_F16))
         return false;
     return w.dims[1] <= PLANAR_MAX_CHANNELS && w.dims[2] <= PLANAR_MAX_KERNEL &&
            w.dims[3] <= PLANAR_MAX_KERNEL;
