@@ -4,13 +4,13 @@
  * ops; layout-agnostic ops between them (elementwise unary ops and activations, Clip, Identity,
  * Add/Sub/Mul/Div/Max/Min of 4-D or scalar operands, Concat and Split on the channel axis, Slice
  * with constant axes, and ShuffleNet's channel shuffle: Reshape to [N, g, C/g, H, W],
- * Transpose [0, 2, 1, 3, 4], Reshape back) run channels-last too, and ReduceMean/ReduceMax without keepdims over
- * H and W (x.mean([2, 3])) read the channels-last value. A value crosses layouts once, at the
- * edges: Transpose [0, 2, 3, 1] where an NCHW value enters, [0, 3, 1, 2] where an NHWC value
- * reaches an op that needs NCHW or a graph output (a view Reshape instead when H = W = 1, as after
- * a global pool). Existing Transposes between the layouts are reused rather than stacked, so pairs
- * that cancel vanish (dead-node elimination removes what nothing reads any more). The pass runs
- * after the fusions, each round; a second round finds nothing left to move. */
+ * Transpose [0, 2, 1, 3, 4], Reshape back) run channels-last too, and ReduceMean/ReduceMax
+ * without keepdims over H and W (x.mean([2, 3])) read the channels-last value. A value crosses
+ * layouts once, at the edges: Transpose [0, 2, 3, 1] where an NCHW value enters, [0, 3, 1, 2]
+ * where an NHWC value reaches an op that needs NCHW or a graph output (a view Reshape instead when
+ * H = W = 1, as after a global pool). Existing Transposes between the layouts are reused rather
+ * than stacked, so pairs that cancel vanish (dead-node elimination removes what nothing reads any
+ * more). The pass runs after the fusions, each round; a second round finds nothing left to move. */
 #include <stdio.h>
 
 #include "graph/passes/passes.h"
