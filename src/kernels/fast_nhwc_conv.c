@@ -372,19 +372,26 @@ void eml__nhwc_conv_epilogue(const eml_nhwc_conv_state *s, float *y, const float
     }
 }
 
-typedef struct dw_job {
-    const eml_nhwc_conv_state *s;
-    const eml_conv_geom *g;
-    const float *x, *z;
-    float *y;
-    float min, max;
-    bool epilogue;
-} dw_job;
+eml_nhwc_conv_row_job eml__nhwc_conv_row_job(const eml_nhwc_conv_state *s, const eml_conv_geom *g,
+                                             const float *x, const float *z, float *y)
+{
+    /* a residual comes before the activation: then the kernel cannot clamp */
+    const bool fused = s->act_is_clamp && !z;
+    eml_nhwc_conv_row_job j = {s,
+                               g,
+                               x,
+                               z,
+                               y,
+                               fused ? s->min : -INFINITY,
+                               fused ? s->max : INFINITY,
+                               !fused};
+    return j;
+}
 
 /* One output row (n, oh): the kernel rows inside the input, every column and channel. */
 static void dw_row(void *ctx, size_t row)
 {
-    const dw_job *j = ctx;
+    const eml_nhwc_conv_row_job *j = ctx;
     const eml_nhwc_conv_state *s = j->s;
     const eml_conv_geom *g = j->g;
     const int64_t H = g->in[0], W = g->in[1], C = g->in_channels;
@@ -441,12 +448,9 @@ static eml_status conv_run(const eml_kernel_ctx *ctx)
         return eml__nhwc_conv_run_igemm(ctx, s, &g, z);
     if (s->kind == NHWC_CONV_WINOGRAD)
         return eml__nhwc_conv_run_winograd(ctx, s, &g, z);
-    /* a residual comes before the activation: then the kernel cannot clamp */
-    const bool fused = s->act_is_clamp && !z;
-    const float min = fused ? s->min : -INFINITY, max = fused ? s->max : INFINITY;
+    eml_nhwc_conv_row_job j = eml__nhwc_conv_row_job(s, &g, x->data, z, ctx->outputs[0].data);
     if (s->kind != NHWC_CONV_DEPTHWISE)
-        return eml__nhwc_conv_run_gemm(ctx, s, &g, z, min, max);
-    dw_job j = {s, &g, x->data, z, ctx->outputs[0].data, min, max, !fused};
+        return eml__nhwc_conv_run_gemm(ctx, s, &g, z, j.min, j.max);
     const size_t rows = (size_t)(g.batch * g.out[0]);
     const double macs = (double)eml_tensor_count(&ctx->outputs[0]) * (double)g.kernel_size;
     const double inline_macs = s->inline_macs > 0 ? NHWC_DW_INLINE_MACS : 0.0;

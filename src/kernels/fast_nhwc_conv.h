@@ -88,6 +88,20 @@ typedef struct eml_nhwc_conv_state {
     char name[64];
 } eml_nhwc_conv_state;
 
+/* What a conv computed output row by output row (depthwise, the planar stem) needs. The kernel
+ * clamps when the activation is a clamp and there is no residual (min, max); otherwise they are
+ * infinite and the epilogue adds the residual and applies the activation. */
+typedef struct eml_nhwc_conv_row_job {
+    const eml_nhwc_conv_state *s;
+    const eml_conv_geom *g;
+    const float *x, *z;
+    float *y;
+    float min, max;
+    bool epilogue;
+} eml_nhwc_conv_row_job;
+eml_nhwc_conv_row_job eml__nhwc_conv_row_job(const eml_nhwc_conv_state *s, const eml_conv_geom *g,
+                                             const float *x, const float *z, float *y);
+
 /* Frees a conv's state (the fast kernel's destroy). */
 void eml__nhwc_conv_destroy(eml_env *env, void *state);
 /* Whether a fused conv's inputs suit the fast float kernels: a float32 (or not yet typed) input,

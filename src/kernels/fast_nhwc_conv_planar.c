@@ -3,25 +3,15 @@
  * output row hands the kernel one pointer per (input channel, kernel row), NULL in the padding;
  * rows go to the threads, so every thread count computes the same bits. No copy of the image is
  * made: the layout pass's transpose of the input goes away with it. */
-#include <math.h>
 #include <stdio.h>
 
 #include "kernels/fast_nhwc_conv.h"
 #include "kernels/parallel.h"
 
-typedef struct planar_job {
-    const eml_nhwc_conv_state *s;
-    const eml_conv_geom *g;
-    const float *x, *z;
-    float *y;
-    float min, max;
-    bool epilogue;
-} planar_job;
-
 static void planar_rows(void *ctx, size_t begin, size_t end, uint32_t thread)
 {
     (void)thread;
-    const planar_job *j = ctx;
+    const eml_nhwc_conv_row_job *j = ctx;
     const eml_nhwc_conv_state *s = j->s;
     const eml_conv_geom *g = j->g;
     const int64_t C = g->in_channels, H = g->in[0], W = g->in[1];
@@ -77,16 +67,7 @@ static eml_status planar_run(const eml_kernel_ctx *ctx)
     if (st != EML_OK)
         return eml__diag(ctx->diag, st, "NhwcConvFromNchw: %s", why);
     const float *z = eml__kin_present(ctx, 3) ? ctx->inputs[3].data : NULL;
-    /* a residual comes before the activation: then the kernel cannot clamp */
-    const bool fused = s->act_is_clamp && !z;
-    planar_job j = {s,
-                    &g,
-                    x->data,
-                    z,
-                    ctx->outputs[0].data,
-                    fused ? s->min : -INFINITY,
-                    fused ? s->max : INFINITY,
-                    !fused};
+    eml_nhwc_conv_row_job j = eml__nhwc_conv_row_job(s, &g, x->data, z, ctx->outputs[0].data);
     const size_t rows = (size_t)(g.batch * g.out[0]);
     const double macs = (double)eml_tensor_count(&ctx->outputs[0]) * (double)s->kdim;
     eml__parallel_ranges(macs < s->inline_macs ? NULL : ctx->pool, rows, 1, planar_rows, &j);
